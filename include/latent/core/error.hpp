@@ -1,0 +1,70 @@
+// Error reporting. Every bad shape, bad argument or corrupt file ends in latent::fail(),
+// which throws latent::Error carrying a message that names the op and the offending
+// shapes or values, e.g. "matmul: [2, 3] @ [4, 5]: inner sizes 3 and 4 differ".
+// Built without exceptions, the same message goes to a handler the user may set
+// (set_error_handler); the default prints it and aborts.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "config.hpp"
+
+namespace latent {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Called with the message when exceptions are off. It should not return (longjmp or
+// abort); if it does, the library aborts.
+using ErrorHandler = void (*)(const char* message);
+
+namespace detail {
+inline void default_error_handler(const char* message) {
+  std::fprintf(stderr, "latent error: %s\n", message);
+  std::fflush(stderr);
+}
+inline ErrorHandler& error_handler_slot() {
+  static ErrorHandler handler = &default_error_handler;
+  return handler;
+}
+}  // namespace detail
+
+// Sets the handler used when exceptions are off; returns the previous one.
+inline ErrorHandler set_error_handler(ErrorHandler handler) {
+  ErrorHandler previous = detail::error_handler_slot();
+  detail::error_handler_slot() = handler ? handler : &detail::default_error_handler;
+  return previous;
+}
+
+[[noreturn]] inline void fail_message(const std::string& message) {
+#if LATENT_HAS_EXCEPTIONS
+  throw Error(message);
+#else
+  detail::error_handler_slot()(message.c_str());
+  std::abort();
+#endif
+}
+
+// Concatenates its arguments with operator<< into one message and reports it.
+template <class... Parts>
+[[noreturn]] inline void fail(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  fail_message(out.str());
+}
+
+}  // namespace latent
+
+// LATENT_CHECK(condition, parts...): when the condition is false, fail(parts...).
+// The parts are only formatted on failure, so a check costs one branch.
+#define LATENT_CHECK(cond, ...)                       \
+  do {                                                \
+    if (LATENT_UNLIKELY(!(cond))) ::latent::fail(__VA_ARGS__); \
+  } while (0)

@@ -1,0 +1,312 @@
+// Tests for kernels/gemm.hpp: the blocked, packed, SIMD product against the reference
+// triple loop, over shapes that hit every edge of the blocking, every operand layout,
+// alpha/beta, batches, and the thread count.
+#include <latent/latent.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace gemm_test {
+
+using latent::kernels::gemm;
+using latent::kernels::gemm_batched;
+using latent::kernels::gemm_reference;
+
+// Deterministic values in [-1, 1) (a 64-bit LCG, top bits).
+template <class T>
+std::vector<T> random_values(std::int64_t count, std::uint64_t seed) {
+  std::vector<T> values(static_cast<std::size_t>(count));
+  std::uint64_t state = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  for (auto& v : values) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    v = static_cast<T>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  return values;
+}
+
+// How a matrix of rows x cols is laid out in memory.
+enum class Layout { row_major, col_major, strided };
+
+struct Matrix {
+  std::int64_t rows, cols, row_stride, col_stride, size;
+};
+
+// Row-major, column-major, or every element two apart with padded rows (a non-unit
+// column stride, as a view of every other column would have).
+inline Matrix make_matrix(std::int64_t rows, std::int64_t cols, Layout layout) {
+  switch (layout) {
+    case Layout::row_major: return {rows, cols, cols, 1, rows * cols};
+    case Layout::col_major: return {rows, cols, 1, rows, rows * cols};
+    default: return {rows, cols, 2 * cols + 3, 2, rows * (2 * cols + 3)};
+  }
+}
+
+// Largest |alpha * sum_p |A(i,p) B(p,j)| + |beta C(i,j)||, the scale rounding errors follow.
+template <class T>
+double error_scale(const Matrix& a, const std::vector<T>& av, const Matrix& b,
+                   const std::vector<T>& bv, const Matrix& c, const std::vector<T>& cv,
+                   T alpha, T beta, std::int64_t i, std::int64_t j) {
+  double sum = 0;
+  for (std::int64_t p = 0; p < a.cols; ++p) {
+    sum += std::fabs(static_cast<double>(av[i * a.row_stride + p * a.col_stride]) *
+                     static_cast<double>(bv[p * b.row_stride + j * b.col_stride]));
+  }
+  double scale = std::fabs(static_cast<double>(alpha)) * sum;
+  if (beta != T(0)) {
+    scale += std::fabs(static_cast<double>(beta) * cv[i * c.row_stride + j * c.col_stride]);
+  }
+  return scale;
+}
+
+// Runs gemm and gemm_reference on the same operands and checks every element of C agrees
+// within the rounding error bound of a K-term sum: |error| <= 2 (K + 2) eps * scale.
+template <class T>
+void check_against_reference(std::int64_t M, std::int64_t N, std::int64_t K, Layout a_layout,
+                             Layout b_layout, Layout c_layout, T alpha, T beta) {
+  CAPTURE(M);
+  CAPTURE(N);
+  CAPTURE(K);
+  CAPTURE(static_cast<int>(a_layout));
+  CAPTURE(static_cast<int>(b_layout));
+  CAPTURE(static_cast<int>(c_layout));
+  CAPTURE(alpha);
+  CAPTURE(beta);
+  const Matrix a = make_matrix(M, K, a_layout);
+  const Matrix b = make_matrix(K, N, b_layout);
+  const Matrix c = make_matrix(M, N, c_layout);
+  const auto av = random_values<T>(a.size, 1 + M);
+  const auto bv = random_values<T>(b.size, 2 + N);
+  auto c_start = random_values<T>(c.size, 3 + K);
+  if (beta == T(0)) {
+    // beta == 0 must never read C: fill it with NaN, which would poison any read.
+    for (auto& v : c_start) v = std::numeric_limits<T>::quiet_NaN();
+  }
+  auto c_fast = c_start;
+  auto c_ref = c_start;
+  gemm<T>(M, N, K, alpha, av.data(), a.row_stride, a.col_stride, bv.data(), b.row_stride,
+          b.col_stride, beta, c_fast.data(), c.row_stride, c.col_stride);
+  gemm_reference<T>(M, N, K, alpha, av.data(), a.row_stride, a.col_stride, bv.data(),
+                    b.row_stride, b.col_stride, beta, c_ref.data(), c.row_stride,
+                    c.col_stride);
+  const double eps = std::numeric_limits<T>::epsilon();
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < M; ++i) {
+    for (std::int64_t j = 0; j < N; ++j) {
+      const std::int64_t at = i * c.row_stride + j * c.col_stride;
+      const double bound =
+          2.0 * static_cast<double>(K + 2) * eps *
+              error_scale(a, av, b, bv, c, c_start, alpha, beta, i, j) +
+          std::numeric_limits<T>::min();
+      const double error = std::fabs(static_cast<double>(c_fast[at]) - c_ref[at]);
+      if (!(error <= bound)) ++bad;   // also counts NaN
+    }
+  }
+  CHECK(bad == 0);
+  // Memory between the elements of a strided C must be left alone.
+  std::int64_t touched = 0;
+  for (std::int64_t at = 0; at < c.size; ++at) {
+    const bool element = c.col_stride == 2 && (at % c.row_stride) % 2 == 0 &&
+                         (at % c.row_stride) / 2 < N;
+    if (c_layout == Layout::strided && !element) {
+      const bool same = std::memcmp(&c_fast[at], &c_start[at], sizeof(T)) == 0;
+      if (!same) ++touched;
+    }
+  }
+  CHECK(touched == 0);
+}
+
+// The four transpose combinations (row- or column-major A and B).
+template <class T>
+void check_all_layouts(std::int64_t M, std::int64_t N, std::int64_t K, T alpha, T beta,
+                       Layout c_layout = Layout::row_major) {
+  for (Layout a_layout : {Layout::row_major, Layout::col_major}) {
+    for (Layout b_layout : {Layout::row_major, Layout::col_major}) {
+      check_against_reference<T>(M, N, K, a_layout, b_layout, c_layout, alpha, beta);
+    }
+  }
+}
+
+struct Shape {
+  std::int64_t M, N, K;
+};
+
+// Empty, unit, prime, exactly one tile (6 x 16 for AVX2 float), one past a tile, and
+// larger than every block size (mc, kc, and the float NR of every ISA).
+inline std::vector<Shape> test_shapes() {
+  return {{0, 0, 0},    {0, 5, 3},     {5, 0, 3},     {1, 1, 1},    {1, 1, 7},
+          {1, 17, 1},   {7, 1, 13},    {2, 3, 5},     {13, 17, 19}, {6, 16, 8},
+          {7, 17, 9},   {12, 32, 33},  {31, 37, 41},  {64, 64, 64}, {97, 61, 300},
+          {150, 45, 257}, {301, 70, 520}, {5, 129, 600}};
+}
+
+// Runs gemm with `threads` threads and returns C.
+template <class T>
+std::vector<T> run_with_threads(int threads, std::int64_t M, std::int64_t N, std::int64_t K,
+                                Layout a_layout, Layout b_layout) {
+  const Matrix a = make_matrix(M, K, a_layout);
+  const Matrix b = make_matrix(K, N, b_layout);
+  const auto av = random_values<T>(a.size, 11);
+  const auto bv = random_values<T>(b.size, 12);
+  auto cv = random_values<T>(M * N, 13);
+  const int saved = latent::get_num_threads();
+  latent::set_num_threads(threads);
+  gemm<T>(M, N, K, T(0.5), av.data(), a.row_stride, a.col_stride, bv.data(), b.row_stride,
+          b.col_stride, T(-1.5), cv.data(), N, 1);
+  latent::set_num_threads(saved);
+  return cv;
+}
+
+template <class T>
+bool bitwise_equal(const std::vector<T>& x, const std::vector<T>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+}  // namespace gemm_test
+
+TEST_CASE("gemm: 2x2 by hand") {
+  // [1 2; 3 4] @ [5 6; 7 8] = [19 22; 43 50]
+  const float a[] = {1, 2, 3, 4};
+  const float b[] = {5, 6, 7, 8};
+  float c[] = {1, 1, 1, 1};
+  latent::kernels::gemm<float>(2, 2, 2, 1.0f, a, 2, 1, b, 2, 1, 0.0f, c, 2, 1);
+  CHECK(c[0] == 19);
+  CHECK(c[1] == 22);
+  CHECK(c[2] == 43);
+  CHECK(c[3] == 50);
+  // alpha = 2, beta = 3, A transposed through its strides: 2 * A^T B + 3 C
+  // A^T = [1 3; 2 4], A^T B = [26 30; 38 44].
+  double ad[] = {1, 2, 3, 4}, bd[] = {5, 6, 7, 8}, cd[] = {1, 2, 3, 4};
+  latent::kernels::gemm<double>(2, 2, 2, 2.0, ad, 1, 2, bd, 2, 1, 3.0, cd, 2, 1);
+  CHECK(cd[0] == 55);
+  CHECK(cd[1] == 66);
+  CHECK(cd[2] == 85);
+  CHECK(cd[3] == 100);
+  // Other element types use the reference loop.
+  const std::int64_t ai[] = {1, 2, 3, 4}, bi[] = {5, 6, 7, 8};
+  std::int64_t ci[] = {0, 0, 0, 0};
+  latent::kernels::gemm<std::int64_t>(2, 2, 2, 1, ai, 2, 1, bi, 2, 1, 0, ci, 2, 1);
+  CHECK(ci[0] == 19);
+  CHECK(ci[3] == 50);
+}
+
+TEST_CASE("gemm: float agrees with the reference on every shape and transpose") {
+  for (const auto& s : gemm_test::test_shapes()) {
+    gemm_test::check_all_layouts<float>(s.M, s.N, s.K, 1.0f, 0.0f);
+  }
+}
+
+TEST_CASE("gemm: double agrees with the reference on every shape and transpose") {
+  for (const auto& s : gemm_test::test_shapes()) {
+    gemm_test::check_all_layouts<double>(s.M, s.N, s.K, 1.0, 0.0);
+  }
+}
+
+TEST_CASE("gemm: alpha and beta") {
+  using gemm_test::Layout;
+  for (const auto& s : {gemm_test::Shape{13, 17, 19}, gemm_test::Shape{150, 45, 257}}) {
+    for (float alpha : {1.0f, -0.75f}) {
+      for (float beta : {0.0f, 1.0f, 0.5f}) {
+        gemm_test::check_all_layouts<float>(s.M, s.N, s.K, alpha, beta);
+      }
+    }
+    gemm_test::check_all_layouts<double>(s.M, s.N, s.K, 2.5, -1.0);
+  }
+}
+
+TEST_CASE("gemm: C with a non-unit column stride, and column-major C") {
+  using gemm_test::Layout;
+  for (const auto& s : {gemm_test::Shape{7, 17, 9}, gemm_test::Shape{97, 61, 300}}) {
+    for (Layout c_layout : {Layout::strided, Layout::col_major}) {
+      gemm_test::check_all_layouts<float>(s.M, s.N, s.K, 1.5f, 0.0f, c_layout);
+      gemm_test::check_all_layouts<float>(s.M, s.N, s.K, 1.0f, 2.0f, c_layout);
+      gemm_test::check_all_layouts<double>(s.M, s.N, s.K, -1.0, 0.25, c_layout);
+    }
+    // Strided A and B too.
+    gemm_test::check_against_reference<float>(s.M, s.N, s.K, Layout::strided, Layout::strided,
+                                              Layout::strided, 1.0f, 0.5f);
+  }
+}
+
+TEST_CASE("gemm: K == 0 and alpha == 0 give beta * C without reading A or B") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float a[] = {nan, nan, nan, nan};
+  float c[] = {1, 2, 3, 4};
+  latent::kernels::gemm<float>(2, 2, 0, 1.0f, a, 0, 0, a, 0, 0, 3.0f, c, 2, 1);
+  CHECK(c[0] == 3);
+  CHECK(c[3] == 12);
+  latent::kernels::gemm<float>(2, 2, 2, 0.0f, a, 2, 1, a, 2, 1, 0.5f, c, 2, 1);
+  CHECK(c[0] == 1.5f);
+  CHECK(c[3] == 6);
+  float d[] = {nan, nan, nan, nan};
+  latent::kernels::gemm<float>(2, 2, 0, 1.0f, a, 0, 0, a, 0, 0, 0.0f, d, 2, 1);
+  CHECK(d[0] == 0);
+  CHECK(d[3] == 0);
+}
+
+#if LATENT_HAS_EXCEPTIONS
+TEST_CASE("gemm: negative sizes are an error") {
+  float x = 0;
+  CHECK_THROWS_AS(latent::kernels::gemm<float>(-1, 1, 1, 1.0f, &x, 1, 1, &x, 1, 1, 0.0f, &x, 1, 1),
+                  latent::Error);
+  CHECK_THROWS_AS(latent::kernels::gemm_batched<float>(-2, 1, 1, 1, 1.0f, &x, 0, 1, 1, &x, 0, 1,
+                                                       1, 0.0f, &x, 0, 1, 1),
+                  latent::Error);
+}
+#endif
+
+TEST_CASE("gemm_batched: each product agrees with the reference, on 1 and 2 threads") {
+  const std::int64_t M = 37, N = 29, K = 45;
+  for (const std::int64_t batch : {0, 1, 3, 8}) {
+    for (int threads : {1, 2}) {
+      CAPTURE(batch);
+      CAPTURE(threads);
+      // A transposed in every item, B shared by all items (batch stride 0).
+      const auto a = gemm_test::random_values<double>(batch * M * K + 1, 21);
+      const auto b = gemm_test::random_values<double>(K * N, 22);
+      auto c = gemm_test::random_values<double>(batch * M * N + 1, 23);
+      auto c_ref = c;
+      const int saved = latent::get_num_threads();
+      latent::set_num_threads(threads);
+      latent::kernels::gemm_batched<double>(batch, M, N, K, 0.5, a.data(), M * K, 1, M, b.data(),
+                                            0, N, 1, 2.0, c.data(), M * N, N, 1);
+      latent::set_num_threads(saved);
+      for (std::int64_t i = 0; i < batch; ++i) {
+        latent::kernels::gemm_reference<double>(M, N, K, 0.5, a.data() + i * M * K, 1, M,
+                                                b.data(), N, 1, 2.0, c_ref.data() + i * M * N,
+                                                N, 1);
+      }
+      double worst = 0;
+      for (std::size_t i = 0; i < c.size(); ++i) worst = std::max(worst, std::fabs(c[i] - c_ref[i]));
+      CHECK(worst < 1e-12);
+      CHECK(c.back() == c_ref.back());   // the element past the last product is untouched
+    }
+  }
+}
+
+TEST_CASE("gemm: 1 and 2 threads give bitwise identical results") {
+  using gemm_test::Layout;
+  // Tall (rows are split), wide (columns are split), and a big square one with B packed.
+  for (const auto& s : {gemm_test::Shape{300, 260, 310}, gemm_test::Shape{20, 700, 500},
+                        gemm_test::Shape{9, 300, 1100}}) {
+    CAPTURE(s.M);
+    CAPTURE(s.N);
+    CAPTURE(s.K);
+    for (Layout b_layout : {Layout::row_major, Layout::col_major}) {
+      const auto one_f = gemm_test::run_with_threads<float>(1, s.M, s.N, s.K, Layout::row_major,
+                                                            b_layout);
+      const auto two_f = gemm_test::run_with_threads<float>(2, s.M, s.N, s.K, Layout::row_major,
+                                                            b_layout);
+      CHECK(gemm_test::bitwise_equal(one_f, two_f));
+      const auto one_d = gemm_test::run_with_threads<double>(1, s.M, s.N, s.K, Layout::col_major,
+                                                             b_layout);
+      const auto two_d = gemm_test::run_with_threads<double>(2, s.M, s.N, s.K, Layout::col_major,
+                                                             b_layout);
+      CHECK(gemm_test::bitwise_equal(one_d, two_d));
+    }
+  }
+}
