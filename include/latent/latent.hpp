@@ -24,9 +24,19 @@
 #include "ops/elementwise.hpp"
 #include "ops/grad_mode.hpp"
 #include "ops/inplace.hpp"
+#include "ops/indexing.hpp"
 #include "ops/join_ops.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce_ops.hpp"
 #include "ops/shape_ops.hpp"
 #include "ops/unary_ops.hpp"
 #include "ops/gradcheck.hpp"
+
+#include "nn/functional.hpp"
+#include "nn/containers.hpp"
+#include "nn/init.hpp"
+#include "nn/module.hpp"
+
+#include "optim.hpp"
+
+#include "data.hpp"

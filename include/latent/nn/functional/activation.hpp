@@ -1,0 +1,248 @@
+// Activation functions, as torch.nn.functional: relu, leaky_relu, elu, gelu (exact and
+// tanh approximation), silu, mish, softplus, logsigmoid, hardtanh, sigmoid, tanh.
+//
+// Each one is elementwise, y = f(x), with the gradient g * f'(x). The forward runs the
+// vectorised kernels of kernels/transcendental.hpp where there is one. The backward comes
+// in two forms that compute the same values:
+//  - an ordinary backward (grad mode off inside it) makes g * f'(x) in one fused pass;
+//  - a backward that must itself be differentiable (create_graph, as for WGAN-GP) builds
+//    f'(x) from differentiable ops, so second and higher derivatives work.
+// The derivatives, with s = sigmoid:
+//   leaky_relu: 1 (x > 0) or slope           elu: 1 (x > 0) or alpha exp(x)
+//   gelu:       Phi(x) + x phi(x), Phi the standard normal CDF, phi its density
+//   gelu tanh:  y = x s(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+//               s(2u) (1 + 2 x u' (1 - s(2u))), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+//   silu:       s(x) (1 + x (1 - s(x)))      softplus: s(beta x), or 1 past the threshold
+//   mish:       y = x tanh(sp(x)), sp = softplus: tanh(sp) + x s(x) (1 - tanh(sp)^2)
+//   logsigmoid: s(-x)                        hardtanh: 1 strictly inside (min, max), else 0
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "../../core/error.hpp"
+#include "../../kernels/math_scalar.hpp"
+#include "../../kernels/transcendental.hpp"
+#include "../../ops/autograd.hpp"
+#include "../../ops/binary_ops.hpp"
+#include "../../ops/elementwise.hpp"
+#include "../../ops/grad_mode.hpp"
+#include "../../ops/shape_ops.hpp"
+#include "../../ops/special.hpp"
+#include "../../ops/unary_ops.hpp"
+
+namespace latent {
+namespace detail {
+
+// The values of x as a contiguous array (x itself when it already is one).
+template <class T>
+Tensor<T> activation_contiguous(const Tensor<T>& x) {
+  return x.is_contiguous() ? x.detach() : latent::detail::contiguous_copy(x);
+}
+
+// y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
+template <class T, class Kernel>
+Tensor<T> activation_forward_kernel(const Tensor<T>& x, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), out.data(), x.numel());
+  return out;
+}
+
+// grad_in = kernel(x, grad_out) with an array kernel kernel(x, grad_out, grad_in, n).
+template <class T, class Kernel>
+Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  const Tensor<T> gc = activation_contiguous(g);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), gc.data(), out.data(), x.numel());
+  return out;
+}
+
+// The gradient g * f'(x) of an activation: fused() in an ordinary backward, or
+// g * slope() built from differentiable ops when the gradient will be differentiated
+// (the engine runs a backward with grad mode on exactly when create_graph is set).
+template <class T, class Fused, class Slope>
+Tensor<T> activation_grad(const Tensor<T>& g, Fused fused, Slope slope) {
+  if (!is_grad_enabled()) return fused();
+  return g * slope();
+}
+
+// A mask as a tensor of 0s and 1s (a constant: no gradient flows through it).
+template <class T, class Pred>
+Tensor<T> activation_indicator(const Tensor<T>& x, Pred pred) {
+  return latent::detail::map<T>(x.detach(), [pred](T v) { return pred(v) ? T(1) : T(0); });
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// The activations that are also tensor maths live in latent:: (ops/unary_ops.hpp).
+using latent::relu;
+using latent::sigmoid;
+using latent::tanh;
+
+// leaky_relu(x) = x for x > 0, negative_slope * x otherwise.
+template <class T>
+Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = Scalar<T>(0.01)) {
+  const T slope = negative_slope;
+  Tensor<T> out = latent::detail::map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+  return record<T>(out, "leaky_relu", {&x}, [x, slope](const Tensor<T>& g) {
+    // f' is piecewise constant, so g * f'(x) is linear in g and its own derivative in x is 0.
+    const Tensor<T> factor = latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
+    return std::vector<Tensor<T>>{g * factor};
+  });
+}
+
+// elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise.
+template <class T>
+Tensor<T> elu(const Tensor<T>& x, Scalar<T> alpha = Scalar<T>(1)) {
+  const T a = alpha;
+  Tensor<T> out = latent::detail::map<T>(x, [a](T v) { return v > T(0) ? v : a * std::expm1(v); });
+  return record<T>(out, "elu", {&x}, [x, a](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{latent::detail::activation_grad(
+        g,
+        [&] {
+          return latent::detail::map2<T>(x, g, "elu", [a](T v, T gv) { return v > T(0) ? gv : gv * a * std::exp(v); });
+        },
+        [&] {
+          // exp of min(x, 0): the branch not taken must stay finite, or 0 * inf = NaN.
+          const Tensor<bool> positive = gt(x.detach(), T(0));
+          return where(positive, T(1), exp(clamp(x, std::nullopt, T(0))) * a);
+        })};
+  });
+}
+
+// gelu(x) = x Phi(x), Phi the standard normal CDF; approximate = "tanh" gives
+// x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 instead.
+template <class T>
+Tensor<T> gelu(const Tensor<T>& x, const std::string& approximate = "none") {
+  using namespace kernels::math_constants;
+  const bool use_tanh = approximate == "tanh";
+  LATENT_CHECK(use_tanh || approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"",
+               approximate, "\"");
+  if (use_tanh) {
+    Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::gelu_tanh(in, y, n); });
+    return record<T>(out, "gelu", {&x}, [x](const Tensor<T>& g) {
+      return std::vector<Tensor<T>>{latent::detail::activation_grad(
+          g,
+          [&] {
+            return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
+              kernels::gelu_tanh_backward(in, go, gi, n);
+            });
+          },
+          [&] {
+            const Tensor<T> x2 = square(x);
+            const Tensor<T> s = sigmoid(x * (x2 * T(gelu_tanh_kappa) + T(1)) * T(2 * sqrt_2_over_pi));
+            const Tensor<T> du = (x2 * T(3 * gelu_tanh_kappa) + T(1)) * T(sqrt_2_over_pi);
+            return s * (x * du * (T(1) - s) * T(2) + T(1));
+          })};
+    });
+  }
+  Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::gelu(in, y, n); });
+  return record<T>(out, "gelu", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{latent::detail::activation_grad(
+        g,
+        [&] {
+          return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
+            kernels::gelu_backward(in, go, gi, n);
+          });
+        },
+        [&] {
+          const Tensor<T> cdf = (erf(x * T(sqrt_half)) + T(1)) * T(0.5);
+          const Tensor<T> pdf = exp(square(x) * T(-0.5)) * T(inv_sqrt_2pi);
+          return cdf + x * pdf;
+        })};
+  });
+}
+
+// silu(x) = x sigmoid(x) (also called swish).
+template <class T>
+Tensor<T> silu(const Tensor<T>& x) {
+  Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::silu(in, y, n); });
+  return record<T>(out, "silu", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{latent::detail::activation_grad(
+        g,
+        [&] {
+          return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
+            kernels::silu_backward(in, go, gi, n);
+          });
+        },
+        [&] {
+          const Tensor<T> s = sigmoid(x);
+          return s * (x * (T(1) - s) + T(1));
+        })};
+  });
+}
+
+// softplus(x) = log(1 + exp(beta x)) / beta, or x itself where beta x > threshold.
+template <class T>
+Tensor<T> softplus(const Tensor<T>& x, Scalar<T> beta = Scalar<T>(1), Scalar<T> threshold = Scalar<T>(20)) {
+  const T b = beta, th = threshold;
+  Tensor<T> out = latent::detail::activation_forward_kernel(x, [b, th](const T* in, T* y, std::int64_t n) { kernels::softplus(in, y, n, b, th); });
+  return record<T>(out, "softplus", {&x}, [x, b, th](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{latent::detail::activation_grad(
+        g,
+        [&] {
+          return latent::detail::map2<T>(x, g, "softplus", [b, th](T v, T gv) {
+            const T z = v * b;
+            return z > th ? gv : gv / (T(1) + std::exp(-z));
+          });
+        },
+        [&] {
+          const Tensor<bool> linear = latent::detail::map<bool>(x.detach(), [b, th](T v) { return v * b > th; });
+          return where(linear, T(1), sigmoid(x * b));
+        })};
+  });
+}
+
+// logsigmoid(x) = log(sigmoid(x)) = -log(1 + exp(-x)), computed as
+// min(x, 0) - log1p(exp(-|x|)) so that it neither overflows nor cancels.
+template <class T>
+Tensor<T> logsigmoid(const Tensor<T>& x) {
+  Tensor<T> out = latent::detail::map<T>(x, [](T v) { return (v < T(0) ? v : T(0)) - std::log1p(std::exp(-std::fabs(v))); });
+  return record<T>(out, "logsigmoid", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g * sigmoid(-x)};
+  });
+}
+
+// mish(x) = x tanh(softplus(x)).
+template <class T>
+Tensor<T> mish(const Tensor<T>& x) {
+  // softplus(x) = max(x, 0) + log1p(exp(-|x|)), which never overflows.
+  const auto stable_softplus = [](T v) { return (v > T(0) ? v : T(0)) + std::log1p(std::exp(-std::fabs(v))); };
+  Tensor<T> out = latent::detail::map<T>(x, [stable_softplus](T v) { return v * std::tanh(stable_softplus(v)); });
+  return record<T>(out, "mish", {&x}, [x, stable_softplus](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{latent::detail::activation_grad(
+        g,
+        [&] {
+          return latent::detail::map2<T>(x, g, "mish", [stable_softplus](T v, T gv) {
+            const T t = std::tanh(stable_softplus(v));
+            const T s = T(1) / (T(1) + std::exp(-v));
+            return gv * (t + v * s * (T(1) - t * t));
+          });
+        },
+        [&] {
+          const Tensor<T> t = latent::tanh(softplus(x));
+          return t + x * sigmoid(x) * (T(1) - square(t));
+        })};
+  });
+}
+
+// hardtanh(x) = x clamped to [min_val, max_val]; the gradient is 1 strictly inside.
+template <class T>
+Tensor<T> hardtanh(const Tensor<T>& x, Scalar<T> min_val = Scalar<T>(-1), Scalar<T> max_val = Scalar<T>(1)) {
+  const T lo = min_val, hi = max_val;
+  LATENT_CHECK(!(hi < lo), "hardtanh: min_val ", lo, " is greater than max_val ", hi);
+  Tensor<T> out = latent::detail::map<T>(x, [lo, hi](T v) { return v != v ? v : v < lo ? lo : v > hi ? hi : v; });
+  return record<T>(out, "hardtanh", {&x}, [x, lo, hi](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g * latent::detail::activation_indicator(x, [lo, hi](T v) { return v > lo && v < hi; })};
+  });
+}
+
+}  // namespace nn::functional
+}  // namespace latent

@@ -1,0 +1,413 @@
+// Convolutions: conv2d, conv_transpose2d, and their 1-d forms, as torch.nn.functional.
+//
+// One bilinear form underlies them all. For an image x[N, C, H, W], a weight
+// w[O, C/groups, kh, kw] and a grid g[N, O, OH, OW] (groups split C and O into equal
+// blocks that only meet their own block),
+//
+//   B(x, w, g) = sum over n, o, oh, ow, c, i, j of
+//                g[n, o, oh, ow] * w[o, c, i, j] * x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+//
+// (x is zero outside the image). Its three partial derivatives are the three ops here:
+//
+//   dB/dg = conv2d(x, w)              the convolution (cross-correlation), a grid
+//   dB/dx = conv_transpose2d(g, w)    the input gradient of conv2d, an image
+//   dB/dw = conv2d_weight_grad(x, g)  the weight gradient of conv2d, a kernel
+//
+// and the gradient of each is made of the other two, so gradients of gradients (of any
+// order) come for free: e.g. the gradient of conv_transpose2d(g, w) with respect to g is
+// conv2d(G, w). Each op is computed per image and group as a matrix product with the
+// im2col matrix of the image (kernels/im2col.hpp), columns[C*kh*kw, OH*OW]:
+//
+//   conv2d            y[O, OH*OW]     = w[O, C*kh*kw] @ columns
+//   conv_transpose2d  columns         = w^T @ g[O, OH*OW], then col2im into the image
+//   weight gradient   dw[O, C*kh*kw] += g[O, OH*OW] @ columns^T   (summed over images)
+//
+// A 1x1 kernel with stride 1 and no padding needs no im2col: the image is its own matrix.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "../../core/parallel.hpp"
+#include "../../kernels/gemm.hpp"
+#include "../../kernels/im2col.hpp"
+#include "../../ops/autograd.hpp"
+#include "../../ops/reduce_ops.hpp"
+#include "../../ops/shape_ops.hpp"
+#include "../../tensor/creation.hpp"
+#include "pair.hpp"
+
+namespace latent::nn::functional {
+
+namespace detail {
+
+// Stride, padding, dilation and groups of one convolution.
+struct ConvParams {
+  IntPair stride{1}, padding{0}, dilation{1};
+  std::int64_t groups = 1;
+};
+
+// The geometry of one group: an image of `channels` channels and size height x width,
+// against a grid out_h x out_w.
+inline kernels::ConvGeometry conv_group_geometry(const ConvParams& p, std::int64_t channels,
+                                                 std::int64_t height, std::int64_t width,
+                                                 std::int64_t kernel_h, std::int64_t kernel_w,
+                                                 std::int64_t out_h, std::int64_t out_w) {
+  kernels::ConvGeometry g;
+  g.channels = channels;
+  g.height = height;
+  g.width = width;
+  g.kernel_h = kernel_h;
+  g.kernel_w = kernel_w;
+  g.pad_h = p.padding.h;
+  g.pad_w = p.padding.w;
+  g.stride_h = p.stride.h;
+  g.stride_w = p.stride.w;
+  g.dilation_h = p.dilation.h;
+  g.dilation_w = p.dilation.w;
+  g.out_h = out_h;
+  g.out_w = out_w;
+  return g;
+}
+
+// The values of t, contiguous (t itself when it already is), cut from the graph.
+template <class T>
+Tensor<T> contiguous_values(const Tensor<T>& t) {
+  return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
+}
+
+// Calls fn(n, scratch) for each image n in [0, images), with a scratch buffer of
+// scratch_size elements per worker. With at least as many images as threads, the images
+// are shared out; otherwise they run in turn and each matrix product spreads over the
+// threads itself. Each image is computed the same way in both cases, so the result does
+// not depend on the thread count.
+template <class T, class Fn>
+void for_each_image(std::int64_t images, std::int64_t scratch_size, Fn fn) {
+  const int threads = get_num_threads();
+  const bool share_out = threads > 1 && images >= threads && !in_parallel_region();
+  const std::int64_t grain = share_out ? (images + threads - 1) / threads : images;
+  parallel_for(0, images, grain, [&](std::int64_t begin, std::int64_t end) {
+    Tensor<T> scratch(Shape{scratch_size});
+    for (std::int64_t n = begin; n < end; ++n) fn(n, scratch.data());
+  });
+}
+
+// Fills each of `channels` rows of `size` elements with bias[c] (or zeros without a bias).
+template <class T>
+void fill_rows(T* rows, std::int64_t channels, std::int64_t size, const T* bias) {
+  for (std::int64_t c = 0; c < channels; ++c)
+    std::fill(rows + c * size, rows + (c + 1) * size, bias ? bias[c] : T(0));
+}
+
+template <class T>
+Tensor<T> conv2d_input_grad(const Tensor<T>& grid, const Tensor<T>& weight, const Tensor<T>& bias,
+                            const ConvParams& p, std::int64_t height, std::int64_t width);
+template <class T>
+Tensor<T> conv2d_weight_grad(const Tensor<T>& image, const Tensor<T>& grid, const ConvParams& p,
+                             std::int64_t kernel_h, std::int64_t kernel_w);
+
+// dB/dg: y[N, O, out_h, out_w] = conv2d(x, w) + bias. Shapes are checked by the callers.
+template <class T>
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                         const ConvParams& p, std::int64_t out_h, std::int64_t out_w) {
+  const std::int64_t n_images = x.shape()[0], channels = x.shape()[1];
+  const std::int64_t height = x.shape()[2], width = x.shape()[3];
+  const std::int64_t out_channels = weight.shape()[0];
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t groups = p.groups, group_in = channels / groups, group_out = out_channels / groups;
+  const kernels::ConvGeometry geo =
+      conv_group_geometry(p, group_in, height, width, kernel_h, kernel_w, out_h, out_w);
+  const std::int64_t rows = geo.column_rows(), cols = geo.column_cols();
+  const bool pointwise = geo.is_pointwise();
+
+  Tensor<T> out(Shape{n_images, out_channels, out_h, out_w});
+  const Tensor<T> xs = contiguous_values(x), ws = contiguous_values(weight);
+  const Tensor<T> bs = bias.defined() ? contiguous_values(bias) : Tensor<T>();
+  const T* xd = xs.data();
+  const T* wd = ws.data();
+  const T* bd = bs.data();
+  T* yd = out.data();
+  for_each_image<T>(n_images, pointwise ? 0 : rows * cols, [&](std::int64_t n, T* scratch) {
+    for (std::int64_t grp = 0; grp < groups; ++grp) {
+      const T* image = xd + (n * channels + grp * group_in) * height * width;
+      const T* columns = image;
+      if (!pointwise) {
+        kernels::im2col(geo, image, scratch);
+        columns = scratch;
+      }
+      T* y = yd + (n * out_channels + grp * group_out) * cols;
+      if (bd) fill_rows(y, group_out, cols, bd + grp * group_out);
+      kernels::gemm<T>(group_out, cols, rows, T(1), wd + grp * group_out * rows, rows, 1, columns,
+                       cols, 1, bd ? T(1) : T(0), y, cols, 1);
+    }
+  });
+
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  return record<T>(out, "conv2d", {&x, &weight, &bias},
+                   [x_saved = need_w ? x : Tensor<T>(), w_saved = need_x ? weight : Tensor<T>(), p,
+                    need_x, need_w, need_b, height, width, kernel_h, kernel_w](const Tensor<T>& g) {
+                     return std::vector<Tensor<T>>{
+                         need_x ? conv2d_input_grad(g, w_saved, Tensor<T>(), p, height, width) : Tensor<T>(),
+                         need_w ? conv2d_weight_grad(x_saved, g, p, kernel_h, kernel_w) : Tensor<T>(),
+                         need_b ? g.sum({0, 2, 3}) : Tensor<T>()};
+                   });
+}
+
+// dB/dx: the image x[N, C, height, width] whose convolution with w is adjoint to `grid`
+// (conv_transpose2d), plus bias[C].
+template <class T>
+Tensor<T> conv2d_input_grad(const Tensor<T>& grid, const Tensor<T>& weight, const Tensor<T>& bias,
+                            const ConvParams& p, std::int64_t height, std::int64_t width) {
+  const std::int64_t n_images = grid.shape()[0], out_channels = grid.shape()[1];
+  const std::int64_t out_h = grid.shape()[2], out_w = grid.shape()[3];
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t groups = p.groups, group_in = weight.shape()[1], group_out = out_channels / groups;
+  const std::int64_t channels = group_in * groups;
+  const kernels::ConvGeometry geo =
+      conv_group_geometry(p, group_in, height, width, kernel_h, kernel_w, out_h, out_w);
+  const std::int64_t rows = geo.column_rows(), cols = geo.column_cols();
+  const bool pointwise = geo.is_pointwise();
+
+  Tensor<T> out(Shape{n_images, channels, height, width});
+  const Tensor<T> gs = contiguous_values(grid), ws = contiguous_values(weight);
+  const Tensor<T> bs = bias.defined() ? contiguous_values(bias) : Tensor<T>();
+  const T* gd = gs.data();
+  const T* wd = ws.data();
+  const T* bd = bs.data();
+  T* xd = out.data();
+  for_each_image<T>(n_images, pointwise ? 0 : rows * cols, [&](std::int64_t n, T* scratch) {
+    for (std::int64_t grp = 0; grp < groups; ++grp) {
+      T* image = xd + (n * channels + grp * group_in) * height * width;
+      const T* g = gd + (n * out_channels + grp * group_out) * cols;
+      const T* w_t = wd + grp * group_out * rows;  // w^T[rows, group_out]: strides 1, rows
+      if (pointwise) {
+        if (bd) fill_rows(image, group_in, cols, bd + grp * group_in);
+        kernels::gemm<T>(rows, cols, group_out, T(1), w_t, 1, rows, g, cols, 1, bd ? T(1) : T(0),
+                         image, cols, 1);
+      } else {
+        fill_rows(image, group_in, height * width, bd ? bd + grp * group_in : nullptr);
+        kernels::gemm<T>(rows, cols, group_out, T(1), w_t, 1, rows, g, cols, 1, T(0), scratch, cols, 1);
+        kernels::col2im(geo, scratch, image);
+      }
+    }
+  });
+
+  const bool need_g = grid.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  return record<T>(out, "conv_transpose2d", {&grid, &weight, &bias},
+                   [g_saved = need_w ? grid : Tensor<T>(), w_saved = need_g ? weight : Tensor<T>(), p,
+                    need_g, need_w, need_b, out_h, out_w, kernel_h, kernel_w](const Tensor<T>& g) {
+                     return std::vector<Tensor<T>>{
+                         need_g ? conv2d_forward(g, w_saved, Tensor<T>(), p, out_h, out_w) : Tensor<T>(),
+                         need_w ? conv2d_weight_grad(g, g_saved, p, kernel_h, kernel_w) : Tensor<T>(),
+                         need_b ? g.sum({0, 2, 3}) : Tensor<T>()};
+                   });
+}
+
+// dB/dw: dw[O, C/groups, kernel_h, kernel_w] = sum over images of grid @ columns(image)^T.
+template <class T>
+Tensor<T> conv2d_weight_grad(const Tensor<T>& image, const Tensor<T>& grid, const ConvParams& p,
+                             std::int64_t kernel_h, std::int64_t kernel_w) {
+  const std::int64_t n_images = image.shape()[0], channels = image.shape()[1];
+  const std::int64_t height = image.shape()[2], width = image.shape()[3];
+  const std::int64_t out_channels = grid.shape()[1], out_h = grid.shape()[2], out_w = grid.shape()[3];
+  const std::int64_t groups = p.groups, group_in = channels / groups, group_out = out_channels / groups;
+  const kernels::ConvGeometry geo =
+      conv_group_geometry(p, group_in, height, width, kernel_h, kernel_w, out_h, out_w);
+  const std::int64_t rows = geo.column_rows(), cols = geo.column_cols();
+  const bool pointwise = geo.is_pointwise();
+
+  Tensor<T> out = zeros<T>(Shape{out_channels, group_in, kernel_h, kernel_w});
+  const Tensor<T> xs = contiguous_values(image), gs = contiguous_values(grid);
+  const T* xd = xs.data();
+  const T* gd = gs.data();
+  T* wd = out.data();
+  // Groups are independent; the images of one group are summed in order, one product each.
+  parallel_for(0, groups, 1, [&](std::int64_t first, std::int64_t last) {
+    Tensor<T> scratch(Shape{pointwise ? 0 : rows * cols});
+    for (std::int64_t grp = first; grp < last; ++grp) {
+      for (std::int64_t n = 0; n < n_images; ++n) {
+        const T* img = xd + (n * channels + grp * group_in) * height * width;
+        const T* columns = img;
+        if (!pointwise) {
+          kernels::im2col(geo, img, scratch.data());
+          columns = scratch.data();
+        }
+        const T* g = gd + (n * out_channels + grp * group_out) * cols;
+        kernels::gemm<T>(group_out, rows, cols, T(1), g, cols, 1, columns, 1, cols,
+                         n == 0 ? T(0) : T(1), wd + grp * group_out * rows, rows, 1);
+      }
+    }
+  });
+
+  const bool need_x = image.requires_grad(), need_g = grid.requires_grad();
+  return record<T>(out, "conv2d_weight_grad", {&image, &grid},
+                   [x_saved = need_g ? image : Tensor<T>(), g_saved = need_x ? grid : Tensor<T>(), p,
+                    need_x, need_g, height, width, out_h, out_w](const Tensor<T>& g) {
+                     return std::vector<Tensor<T>>{
+                         need_x ? conv2d_input_grad(g_saved, g, Tensor<T>(), p, height, width) : Tensor<T>(),
+                         need_g ? conv2d_forward(x_saved, g, Tensor<T>(), p, out_h, out_w) : Tensor<T>()};
+                   });
+}
+
+inline void check_conv_params(const char* op, const ConvParams& p) {
+  LATENT_CHECK(p.stride.h > 0 && p.stride.w > 0, op, ": stride must be positive, got ", p.stride);
+  LATENT_CHECK(p.dilation.h > 0 && p.dilation.w > 0, op, ": dilation must be positive, got ",
+               p.dilation);
+  LATENT_CHECK(p.padding.h >= 0 && p.padding.w >= 0, op, ": padding must be non-negative, got ",
+               p.padding);
+  LATENT_CHECK(p.groups > 0, op, ": groups must be positive, got ", p.groups);
+}
+
+template <class T>
+void check_conv_bias(const char* op, const Tensor<T>& bias, std::int64_t channels) {
+  if (!bias.defined()) return;
+  LATENT_CHECK(bias.dim() == 1 && bias.shape()[0] == channels, op, ": bias must have shape [",
+               channels, "], got ", bias.shape());
+}
+
+template <class T>
+void check_conv_weight(const char* op, const Tensor<T>& weight, const char* layout) {
+  LATENT_CHECK(weight.dim() == 4, op, ": expected a 4-d weight ", layout, ", got shape ",
+               weight.shape());
+  LATENT_CHECK(weight.shape()[2] > 0 && weight.shape()[3] > 0, op,
+               ": kernel size must be positive, got weight of shape ", weight.shape());
+}
+
+// Output size of a convolution along one dim: floor((in + 2 pad - dil (k - 1) - 1) / stride) + 1.
+inline std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
+                                     std::int64_t stride, std::int64_t dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+// Output size of a transposed convolution along one dim.
+inline std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
+                                               std::int64_t output_pad, std::int64_t stride,
+                                               std::int64_t dilation) {
+  return (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1;
+}
+
+}  // namespace detail
+
+// 2-d convolution (cross-correlation, as torch.nn.functional.conv2d) of input[N, C, H, W]
+// (or unbatched [C, H, W]) with weight[O, C / groups, kH, kW], plus bias[O] when given
+// (pass an undefined tensor for none):
+//   y[n, o, oh, ow] = bias[o] + sum over c in o's group, i, j of
+//                     w[o, c, i, j] * x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+// Output size per dim: floor((in + 2 padding - dilation (k - 1) - 1) / stride) + 1.
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
+                 IntPair stride = 1, IntPair padding = 0, IntPair dilation = 1,
+                 std::int64_t groups = 1) {
+  static_assert(std::is_floating_point<T>::value, "conv2d: needs a floating-point tensor");
+  if (input.dim() == 3)
+    return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  const detail::ConvParams p{stride, padding, dilation, groups};
+  detail::check_conv_params("conv2d", p);
+  LATENT_CHECK(input.dim() == 4, "conv2d: expected a 4-d input [N, C, H, W] or 3-d [C, H, W], got shape ",
+               input.shape());
+  detail::check_conv_weight("conv2d", weight, "[out_channels, in_channels / groups, kH, kW]");
+  const std::int64_t channels = input.shape()[1], out_channels = weight.shape()[0];
+  LATENT_CHECK(channels % groups == 0, "conv2d: input channels ", channels, " (input of shape ",
+               input.shape(), ") are not divisible by groups=", groups);
+  LATENT_CHECK(out_channels % groups == 0, "conv2d: out_channels ", out_channels,
+               " (weight of shape ", weight.shape(), ") are not divisible by groups=", groups);
+  LATENT_CHECK(weight.shape()[1] * groups == channels, "conv2d: weight of shape ", weight.shape(),
+               " expects ", weight.shape()[1] * groups, " input channels (groups=", groups,
+               "), but the input of shape ", input.shape(), " has ", channels);
+  detail::check_conv_bias("conv2d", bias, out_channels);
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t padded_h = input.shape()[2] + 2 * padding.h, padded_w = input.shape()[3] + 2 * padding.w;
+  const std::int64_t span_h = dilation.h * (kernel_h - 1) + 1, span_w = dilation.w * (kernel_w - 1) + 1;
+  LATENT_CHECK(padded_h >= span_h && padded_w >= span_w, "conv2d: padded input size [", padded_h,
+               ", ", padded_w, "] is smaller than the dilated kernel size [", span_h, ", ", span_w,
+               "] (input of shape ", input.shape(), ", weight of shape ", weight.shape(),
+               ", padding ", padding, ", dilation ", dilation, ")");
+  const std::int64_t out_h = detail::conv_output_size(input.shape()[2], kernel_h, padding.h, stride.h, dilation.h);
+  const std::int64_t out_w = detail::conv_output_size(input.shape()[3], kernel_w, padding.w, stride.w, dilation.w);
+  return detail::conv2d_forward(input, weight, bias, p, out_h, out_w);
+}
+
+// 2-d transposed convolution (torch.nn.functional.conv_transpose2d) of input[N, Cin, H, W]
+// (or [Cin, H, W]) with weight[Cin, Cout / groups, kH, kW], plus bias[Cout]: the gradient
+// of conv2d with respect to its input, so it spreads each input pixel over a kernel-sized
+// patch of the output. Output size per dim:
+//   (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+// Note PyTorch's argument order: groups before dilation.
+template <class T>
+Tensor<T> conv_transpose2d(const Tensor<T>& input, const Tensor<T>& weight,
+                           const Tensor<T>& bias = Tensor<T>(), IntPair stride = 1,
+                           IntPair padding = 0, IntPair output_padding = 0, std::int64_t groups = 1,
+                           IntPair dilation = 1) {
+  static_assert(std::is_floating_point<T>::value, "conv_transpose2d: needs a floating-point tensor");
+  if (input.dim() == 3)
+    return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                            groups, dilation)
+        .squeeze(0);
+  const detail::ConvParams p{stride, padding, dilation, groups};
+  detail::check_conv_params("conv_transpose2d", p);
+  LATENT_CHECK(input.dim() == 4,
+               "conv_transpose2d: expected a 4-d input [N, C, H, W] or 3-d [C, H, W], got shape ",
+               input.shape());
+  detail::check_conv_weight("conv_transpose2d", weight, "[in_channels, out_channels / groups, kH, kW]");
+  const std::int64_t channels = input.shape()[1];
+  LATENT_CHECK(weight.shape()[0] == channels, "conv_transpose2d: weight of shape ", weight.shape(),
+               " expects ", weight.shape()[0], " input channels, but the input of shape ",
+               input.shape(), " has ", channels);
+  LATENT_CHECK(channels % groups == 0, "conv_transpose2d: input channels ", channels,
+               " (input of shape ", input.shape(), ") are not divisible by groups=", groups);
+  const std::int64_t out_channels = weight.shape()[1] * groups;
+  detail::check_conv_bias("conv_transpose2d", bias, out_channels);
+  LATENT_CHECK(output_padding.h >= 0 && output_padding.w >= 0,
+               "conv_transpose2d: output_padding must be non-negative, got ", output_padding);
+  LATENT_CHECK((output_padding.h < stride.h || output_padding.h < dilation.h) &&
+                   (output_padding.w < stride.w || output_padding.w < dilation.w),
+               "conv_transpose2d: output_padding ", output_padding,
+               " must be smaller than either stride ", stride, " or dilation ", dilation);
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t out_h = detail::conv_transpose_output_size(input.shape()[2], kernel_h, padding.h,
+                                                                output_padding.h, stride.h, dilation.h);
+  const std::int64_t out_w = detail::conv_transpose_output_size(input.shape()[3], kernel_w, padding.w,
+                                                                output_padding.w, stride.w, dilation.w);
+  LATENT_CHECK(out_h > 0 && out_w > 0, "conv_transpose2d: output size [", out_h, ", ", out_w,
+               "] is not positive (input of shape ", input.shape(), ", weight of shape ",
+               weight.shape(), ", stride ", stride, ", padding ", padding, ", output_padding ",
+               output_padding, ", dilation ", dilation, ")");
+  return detail::conv2d_input_grad(input, weight, bias, p, out_h, out_w);
+}
+
+// 1-d convolution of input[N, C, L] (or [C, L]) with weight[O, C / groups, k]: conv2d on
+// images of height 1.
+template <class T>
+Tensor<T> conv1d(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
+                 std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t dilation = 1,
+                 std::int64_t groups = 1) {
+  LATENT_CHECK(input.dim() == 2 || input.dim() == 3,
+               "conv1d: expected a 3-d input [N, C, L] or 2-d [C, L], got shape ", input.shape());
+  LATENT_CHECK(weight.dim() == 3, "conv1d: expected a 3-d weight [out_channels, in_channels / groups, k], got shape ",
+               weight.shape());
+  return conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, IntPair(1, stride),
+                IntPair(0, padding), IntPair(1, dilation), groups)
+      .squeeze(-2);
+}
+
+// 1-d transposed convolution of input[N, Cin, L] (or [Cin, L]) with weight[Cin, Cout / groups, k].
+template <class T>
+Tensor<T> conv_transpose1d(const Tensor<T>& input, const Tensor<T>& weight,
+                           const Tensor<T>& bias = Tensor<T>(), std::int64_t stride = 1,
+                           std::int64_t padding = 0, std::int64_t output_padding = 0,
+                           std::int64_t groups = 1, std::int64_t dilation = 1) {
+  LATENT_CHECK(input.dim() == 2 || input.dim() == 3,
+               "conv_transpose1d: expected a 3-d input [N, C, L] or 2-d [C, L], got shape ",
+               input.shape());
+  LATENT_CHECK(weight.dim() == 3, "conv_transpose1d: expected a 3-d weight [in_channels, out_channels / groups, k], got shape ",
+               weight.shape());
+  return conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, IntPair(1, stride),
+                          IntPair(0, padding), IntPair(0, output_padding), groups, IntPair(1, dilation))
+      .squeeze(-2);
+}
+
+}  // namespace latent::nn::functional
