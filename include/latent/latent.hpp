@@ -40,3 +40,6 @@
 #include "optim.hpp"
 
 #include "data.hpp"
+
+#include "io/npy.hpp"
+#include "io/npz.hpp"
