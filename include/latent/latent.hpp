@@ -43,3 +43,4 @@
 
 #include "io/npy.hpp"
 #include "io/npz.hpp"
+#include "metrics.hpp"
