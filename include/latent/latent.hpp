@@ -44,3 +44,4 @@
 #include "io/npy.hpp"
 #include "io/npz.hpp"
 #include "metrics.hpp"
+#include "sample/latent.hpp"
