@@ -45,3 +45,4 @@
 #include "io/npz.hpp"
 #include "metrics.hpp"
 #include "sample/latent.hpp"
+#include "sample/token.hpp"
