@@ -1,5 +1,6 @@
 // latent: header-only generative models on the CPU. This umbrella header includes the
-// whole library; each part can also be included on its own.
+// whole library; each family header (latent/nn.hpp, latent/optim.hpp, latent/io.hpp,
+// latent/data.hpp, latent/metrics.hpp, ...) can also be included on its own.
 #pragma once
 
 #include "core/allocator.hpp"
@@ -22,27 +23,20 @@
 #include "ops/autograd.hpp"
 #include "ops/binary_ops.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/gradcheck.hpp"
 #include "ops/grad_mode.hpp"
-#include "ops/inplace.hpp"
 #include "ops/indexing.hpp"
+#include "ops/inplace.hpp"
 #include "ops/join_ops.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce_ops.hpp"
 #include "ops/shape_ops.hpp"
 #include "ops/unary_ops.hpp"
-#include "ops/gradcheck.hpp"
 
-#include "nn/functional.hpp"
-#include "nn/containers.hpp"
-#include "nn/init.hpp"
-#include "nn/module.hpp"
-
+#include "io.hpp"
+#include "nn.hpp"
 #include "optim.hpp"
-
-#include "data.hpp"
-
-#include "io/npy.hpp"
-#include "io/npz.hpp"
-#include "metrics.hpp"
 #include "sample/latent.hpp"
 #include "sample/token.hpp"
+#include "data.hpp"
+#include "metrics.hpp"

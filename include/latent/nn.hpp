@@ -1,0 +1,11 @@
+// latent::nn: Module<T>, containers, layers and initialisation, as torch.nn; the
+// functional forms are in nn/functional.hpp.
+#pragma once
+
+#include "nn/containers.hpp"
+#include "nn/conv.hpp"
+#include "nn/functional.hpp"
+#include "nn/init.hpp"
+#include "nn/layers.hpp"
+#include "nn/linear.hpp"
+#include "nn/module.hpp"
