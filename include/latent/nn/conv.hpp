@@ -12,7 +12,7 @@
 
 namespace latent::nn {
 
-namespace detail {
+namespace conv_layer {
 // Registers weight and (optionally) bias with PyTorch's default convolution init.
 template <class T>
 void init_conv(Module<T>& m, Tensor<T>& weight, Tensor<T>& bias, const Shape& weight_shape, std::int64_t bias_size,
@@ -32,7 +32,7 @@ inline void check_conv_channels(const char* op, std::int64_t in, std::int64_t ou
   LATENT_CHECK(in % groups == 0 && out % groups == 0, op, ": in_channels ", in, " and out_channels ", out,
                " must be divisible by groups ", groups);
 }
-}  // namespace detail
+}  // namespace conv_layer
 
 template <class T>
 class Conv2d : public Module<T> {
@@ -42,8 +42,8 @@ class Conv2d : public Module<T> {
          functional::IntPair stride = 1, functional::IntPair padding = 0, functional::IntPair dilation = 1,
          std::int64_t groups = 1, bool with_bias = true)
       : stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {
-    detail::check_conv_channels("Conv2d", in_channels, out_channels, groups);
-    detail::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size.h, kernel_size.w},
+    conv_layer::check_conv_channels("Conv2d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size.h, kernel_size.w},
                       out_channels, with_bias, gen);
   }
   std::string name() const override { return "Conv2d"; }
@@ -64,8 +64,8 @@ class Conv1d : public Module<T> {
          std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1,
          bool with_bias = true)
       : stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {
-    detail::check_conv_channels("Conv1d", in_channels, out_channels, groups);
-    detail::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size}, out_channels,
+    conv_layer::check_conv_channels("Conv1d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size}, out_channels,
                       with_bias, gen);
   }
   std::string name() const override { return "Conv1d"; }
@@ -86,8 +86,8 @@ class ConvTranspose2d : public Module<T> {
                   functional::IntPair output_padding = 0, std::int64_t groups = 1, bool with_bias = true,
                   functional::IntPair dilation = 1)
       : stride_(stride), padding_(padding), output_padding_(output_padding), dilation_(dilation), groups_(groups) {
-    detail::check_conv_channels("ConvTranspose2d", in_channels, out_channels, groups);
-    detail::init_conv(*this, weight, bias, {in_channels, out_channels / groups, kernel_size.h, kernel_size.w},
+    conv_layer::check_conv_channels("ConvTranspose2d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {in_channels, out_channels / groups, kernel_size.h, kernel_size.w},
                       out_channels, with_bias, gen);
   }
   std::string name() const override { return "ConvTranspose2d"; }
