@@ -7,6 +7,7 @@
 #include "io/deflate.hpp"
 #include "io/file.hpp"
 #include "io/idx.hpp"
+#include "io/image.hpp"
 #include "io/inflate.hpp"
 #include "io/json.hpp"
 #include "io/npy.hpp"
