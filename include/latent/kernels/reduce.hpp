@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace latent::kernels {
 
@@ -35,6 +36,25 @@ T sum_map(const T* x, std::int64_t n, F f) {
 template <class T>
 T sum(const T* x, std::int64_t n) {
   return sum_map(x, n, [](T v) { return v; });
+}
+
+// out[j] = sum over i < rows of x[i * stride + j], for j < cols: column sums of a
+// row-major block (the gradient of a broadcast bias). Runs of up to 64 rows are added in
+// order, and the runs combined as a balanced tree, as in sum_map.
+template <class T>
+void sum_columns(const T* x, std::int64_t rows, std::int64_t cols, std::int64_t stride, T* out) {
+  constexpr std::int64_t kBlock = 64;
+  if (rows <= kBlock) {
+    for (std::int64_t j = 0; j < cols; ++j) out[j] = T(0);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) out[j] += x[i * stride + j];
+    return;
+  }
+  const std::int64_t half = ((rows + kBlock - 1) / kBlock / 2) * kBlock;
+  std::vector<T> second(static_cast<std::size_t>(cols));
+  sum_columns(x, half, cols, stride, out);
+  sum_columns(x + half * stride, rows - half, cols, stride, second.data());
+  for (std::int64_t j = 0; j < cols; ++j) out[j] += second[static_cast<std::size_t>(j)];
 }
 
 // Largest value; NaN if any value is NaN (as torch.amax). -inf for an empty row.

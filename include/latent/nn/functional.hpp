@@ -7,6 +7,7 @@
 #include "functional/conv.hpp"
 #include "functional/dropout.hpp"
 #include "functional/embedding.hpp"
+#include "functional/linear.hpp"
 #include "functional/loss.hpp"
 #include "functional/normalization.hpp"
 #include "functional/padding.hpp"

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "../ops/matmul.hpp"
+#include "functional/linear.hpp"
 #include "init.hpp"
 #include "module.hpp"
 
@@ -37,8 +37,7 @@ class Linear : public Module<T> {
   Tensor<T> forward(const Tensor<T>& x) override {
     LATENT_CHECK(x.dim() >= 1 && x.shape()[x.dim() - 1] == in_, "Linear: expects inputs [..., ", in_, "], got ",
                  x.shape());
-    Tensor<T> y = matmul(x, weight.t());
-    return bias.defined() ? y + bias : y;
+    return functional::linear(x, weight, bias);
   }
 
  private:

@@ -117,10 +117,36 @@ Tensor<T> sum_to(const Tensor<T>& t, const Shape& shape) {
   return t.sum(dims, true).reshape(shape);
 }
 
+namespace detail {
+// True when the plan reduces leading dims of a contiguous tensor and keeps the rest: the
+// sum is then a sum of rows, done without moving the data.
+template <class T>
+bool reduces_leading_dims(const Tensor<T>& x, const ReducePlan& p) {
+  if (!x.is_contiguous() || p.rows <= 1 || p.row_length <= 1) return false;
+  int d = 0;
+  while (d < x.dim() && p.reduced[d]) ++d;
+  if (d == 0) return false;
+  for (int i = d; i < x.dim(); ++i)
+    if (p.reduced[i]) return false;
+  return true;
+}
+}  // namespace detail
+
 template <class T>
 Tensor<T> Tensor<T>::sum(const DimList& dims, bool keepdim) const {
   const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "sum");
-  Tensor<T> out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });
+  Tensor<T> out;
+  if (detail::reduces_leading_dims(*this, p)) {
+    out = Tensor<T>(p.out_shape);
+    const T* x = data();
+    T* o = out.data();
+    const std::int64_t cols = p.rows, rows = p.row_length;
+    parallel_for(0, cols, 256, [&](std::int64_t begin, std::int64_t end) {
+      kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
+    });
+  } else {
+    out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });
+  }
   return record<T>(out, "sum", {this}, [kept = p.kept_shape, in = shape_](const Tensor<T>& g) {
     return std::vector<Tensor<T>>{g.reshape(kept).expand(in)};
   });

@@ -5,8 +5,11 @@
 //   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
+#include "../kernels/adam.hpp"
 #include "optimizer.hpp"
 
 namespace latent::optim {
@@ -42,22 +45,19 @@ void adam_update(Tensor<T>& p, const Tensor<T>& grad, const AdamOptions& o,
   T* m = buffer(state, "exp_avg", p).data();
   T* v = buffer(state, "exp_avg_sq", p).data();
   T* vmax = o.amsgrad() ? buffer(state, "max_exp_avg_sq", p).data() : nullptr;
-  const T lr = T(o.lr()), b1 = T(o.beta1()), b2 = T(o.beta2()), eps = T(o.eps()), wd = T(o.weight_decay());
-  const T sign = o.maximize() ? T(-1) : T(1);
   // Bias corrections in double, as PyTorch computes them in Python floats.
-  const T bias2_sqrt = T(std::sqrt(1.0 - std::pow(o.beta2(), double(step))));
-  const T step_size = T(o.lr() / (1.0 - std::pow(o.beta1(), double(step))));
+  kernels::AdamStep<T> st;
+  st.lr = T(o.lr());
+  st.beta1 = T(o.beta1());
+  st.beta2 = T(o.beta2());
+  st.eps = T(o.eps());
+  st.weight_decay = T(o.weight_decay());
+  st.sign = o.maximize() ? T(-1) : T(1);
+  st.step_size = T(o.lr() / (1.0 - std::pow(o.beta1(), double(step))));
+  st.bias2_sqrt = T(std::sqrt(1.0 - std::pow(o.beta2(), double(step))));
+  st.decoupled = decoupled;
   parallel_for(0, p.numel(), 65536, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      T d = sign * g[i];
-      if (decoupled) w[i] *= T(1) - lr * wd;
-      else if (wd != T(0)) d += wd * w[i];
-      m[i] = m[i] * b1 + (T(1) - b1) * d;
-      v[i] = v[i] * b2 + (T(1) - b2) * d * d;
-      T second = v[i];
-      if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
-      w[i] -= step_size * (m[i] / (std::sqrt(second) / bias2_sqrt + eps));
-    }
+    kernels::adam(w, g, m, v, vmax, begin, end, st);
   });
 }
 
