@@ -398,7 +398,9 @@ TEST_CASE("io deflate: round trips at every level through our inflater") {
   for (std::size_t n : {2, 4, 258, 259, 65535, 65536, 65537, 32768 + 300}) {
     inputs.push_back({"alphabet of 3, " + std::to_string(n), random_bytes(n, 5, 3)});
   }
-  for (const auto& [name, input] : inputs) {
+  for (const auto& named_input : inputs) {
+    const std::string& name = named_input.first;
+    const Bytes& input = named_input.second;
     for (int level = 0; level <= 9; ++level) {
       CAPTURE(name);
       CAPTURE(level);

@@ -130,7 +130,8 @@ TEST_CASE("io png: pixels survive encoding, for 1 to 4 channels and any size") {
   using namespace png_test;
   const int colour_types[5] = {-1, 0, 4, 2, 6};
   for (std::size_t channels = 1; channels <= 4; ++channels) {
-    for (auto [height, width] : {std::pair<std::size_t, std::size_t>{1, 1}, {2, 3}, {17, 31}, {64, 48}}) {
+    for (auto size : {std::pair<std::size_t, std::size_t>{1, 1}, {2, 3}, {17, 31}, {64, 48}}) {
+      const std::size_t height = size.first, width = size.second;
       for (Pattern pattern : {Pattern::Noise, Pattern::Gradient, Pattern::Constant, Pattern::Stripes}) {
         CAPTURE(channels);
         CAPTURE(height);

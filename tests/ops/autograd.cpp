@@ -44,36 +44,32 @@ inline void expect_gradcheck(const GradcheckFn& f, const std::vector<Tensor<doub
 }
 }  // namespace autograd_test
 
-using autograd_test::error_of;
-using autograd_test::expect_gradcheck;
-using autograd_test::input;
-using autograd_test::values;
 
 TEST_CASE("backward computes and accumulates leaf gradients") {
   Tensor<double> x = tensor<double>({1, 2, 3}).requires_grad_(true);
   Tensor<double> w = tensor<double>({4, 5, 6}).requires_grad_(true);
   Tensor<double> loss = (x * w).sum() + (x * x).sum();  // d/dx = w + 2x, d/dw = x
   loss.backward();
-  CHECK(values(x.grad()) == std::vector<double>{6, 9, 12});
-  CHECK(values(w.grad()) == std::vector<double>{1, 2, 3});
+  CHECK(autograd_test::values(x.grad()) == std::vector<double>{6, 9, 12});
+  CHECK(autograd_test::values(w.grad()) == std::vector<double>{1, 2, 3});
   // A second backward through a new graph accumulates.
   (x * 3.0).sum().backward();
-  CHECK(values(x.grad()) == std::vector<double>{9, 12, 15});
+  CHECK(autograd_test::values(x.grad()) == std::vector<double>{9, 12, 15});
   x.zero_grad();
   CHECK(!x.grad().defined());
   // A tensor used twice gets both contributions (diamond graph).
   Tensor<double> y = x * 2.0;
   (y * y + y).sum().backward();  // d/dx = (2y + 1) * 2 = 8x + 2
-  CHECK(values(x.grad()) == std::vector<double>{10, 18, 26});
+  CHECK(autograd_test::values(x.grad()) == std::vector<double>{10, 18, 26});
 }
 
 TEST_CASE("backward with an explicit output gradient; non-scalar needs one") {
   Tensor<double> x = tensor<double>({1, 2}).requires_grad_(true);
   Tensor<double> y = x * x;
-  CHECK(error_of([&] { y.backward(); }).find("backward() without a gradient needs a one-element output") !=
+  CHECK(autograd_test::error_of([&] { y.backward(); }).find("backward() without a gradient needs a one-element output") !=
         std::string::npos);
   y.backward(tensor<double>({1, 10}));
-  CHECK(values(x.grad()) == std::vector<double>{2, 40});
+  CHECK(autograd_test::values(x.grad()) == std::vector<double>{2, 40});
 }
 
 TEST_CASE("the graph is freed after backward unless retained") {
@@ -84,7 +80,7 @@ TEST_CASE("the graph is freed after backward unless retained") {
   CHECK(once == doctest::Approx(std::exp(3.0) * 4));
   y.backward();
   CHECK(x.grad().item() == doctest::Approx(2 * once));
-  CHECK(error_of([&] { y.backward(); }).find("was already freed") != std::string::npos);
+  CHECK(autograd_test::error_of([&] { y.backward(); }).find("was already freed") != std::string::npos);
 }
 
 TEST_CASE("detach cuts the graph; no_grad records nothing") {
@@ -111,11 +107,11 @@ TEST_CASE("autograd::grad returns gradients without touching .grad, and differen
   Tensor<double> x = tensor<double>({1.5, -2}).requires_grad_(true);
   Tensor<double> y = (x * x * x).sum();  // dy/dx = 3x^2, d2y/dx2 = 6x
   std::vector<Tensor<double>> g = autograd::grad<double>({y}, {x}, {}, true);
-  CHECK(values(g[0]) == std::vector<double>{6.75, 12});
+  CHECK(autograd_test::values(g[0]) == std::vector<double>{6.75, 12});
   CHECK(!x.grad().defined());
   CHECK(g[0].requires_grad());
   std::vector<Tensor<double>> gg = autograd::grad<double>({g[0].sum()}, {x});
-  CHECK(values(gg[0]) == std::vector<double>{9, -12});
+  CHECK(autograd_test::values(gg[0]) == std::vector<double>{9, -12});
   // Gradient-penalty shape: || dy/dx ||^2 differentiated with respect to a weight.
   Tensor<double> w = tensor<double>({2}).requires_grad_(true);
   Tensor<double> out = (tanh(x * w)).sum();
@@ -141,75 +137,75 @@ TEST_CASE("anomaly mode names the op that produced NaN or Inf") {
   Tensor<double> x = tensor<double>({-1, 1}).requires_grad_(true);
   CHECK_NOTHROW(log(x));  // off by default: NaN passes silently
   DetectAnomalyGuard anomaly;
-  CHECK(error_of([&] { (void)log(x); }) ==
+  CHECK(autograd_test::error_of([&] { (void)log(x); }) ==
         "anomaly: log produced NaN or Inf in its forward pass (output shape [2])");
   Tensor<double> z = tensor<double>({0, 4}).requires_grad_(true);
   Tensor<double> s = sqrt(z).sum();  // forward is finite, backward divides by 0
-  CHECK(error_of([&] { s.backward(); }) == "anomaly: the backward of sqrt produced NaN or Inf");
+  CHECK(autograd_test::error_of([&] { s.backward(); }) == "anomaly: the backward of sqrt produced NaN or Inf");
 }
 
 TEST_CASE("gradcheck: arithmetic with broadcasting and non-contiguous inputs") {
-  const Tensor<double> a = input({2, 3}, 1), b = input({3}, 2), c = input({2, 1}, 3);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] + v[1] * v[2]; }, {a, b, c});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] - v[1] / (v[2] * v[2] + 1.0); }, {a, b, c});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return (2.0 - v[0]) * 3.0 + 1.0 / (v[1] * v[1] + 2.0); }, {a, b});
+  const Tensor<double> a = autograd_test::input({2, 3}, 1), b = autograd_test::input({3}, 2), c = autograd_test::input({2, 1}, 3);
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] + v[1] * v[2]; }, {a, b, c});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] - v[1] / (v[2] * v[2] + 1.0); }, {a, b, c});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return (2.0 - v[0]) * 3.0 + 1.0 / (v[1] * v[1] + 2.0); }, {a, b});
   // A transposed (non-contiguous) input.
-  const Tensor<double> t = input({3, 2}, 4).detach().t().requires_grad_(true);
+  const Tensor<double> t = autograd_test::input({3, 2}, 4).detach().t().requires_grad_(true);
   CHECK(!t.is_contiguous());
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] * v[1]; }, {t, a});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return maximum(v[0], v[1]) + minimum(v[0], v[1] * 2.0); }, {a, b});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return where(v[0] > 0.0, v[0] * v[1], -v[1]); }, {a, b});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0] * v[1]; }, {t, a});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return maximum(v[0], v[1]) + minimum(v[0], v[1] * 2.0); }, {a, b});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return where(v[0] > 0.0, v[0] * v[1], -v[1]); }, {a, b});
 }
 
 TEST_CASE("gradcheck: unary maths") {
-  const Tensor<double> x = input({2, 3}, 5);
+  const Tensor<double> x = autograd_test::input({2, 3}, 5);
   Generator gen(6);
   const Tensor<double> pos = (rand<double>({2, 3}, gen) + 0.5).requires_grad_(true);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return exp(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return log(v[0]); }, {pos});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return sqrt(v[0]); }, {pos});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return rsqrt(v[0]); }, {pos});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return abs(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return square(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return pow(v[0], 2.5); }, {pos});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return tanh(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return sigmoid(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return relu(v[0]); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return clamp(v[0], -0.5, 0.7); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return exp(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return log(v[0]); }, {pos});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return sqrt(v[0]); }, {pos});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return rsqrt(v[0]); }, {pos});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return abs(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return square(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return pow(v[0], 2.5); }, {pos});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return tanh(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return sigmoid(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return relu(v[0]); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return clamp(v[0], -0.5, 0.7); }, {x});
 }
 
 TEST_CASE("gradcheck: reductions over dims, with keepdim") {
-  const Tensor<double> x = input({2, 3, 4}, 7);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].sum(); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].sum({0, 2}, true); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].mean(1); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].var(-1); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].var({0, 1}, 0, true); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].std(2); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].amax(1); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].amin({0, 2}); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].logsumexp(2); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].transpose(0, 2).sum(1); }, {x});
+  const Tensor<double> x = autograd_test::input({2, 3, 4}, 7);
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].sum(); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].sum({0, 2}, true); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].mean(1); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].var(-1); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].var({0, 1}, 0, true); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].std(2); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].amax(1); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].amin({0, 2}); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].logsumexp(2); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].transpose(0, 2).sum(1); }, {x});
 }
 
 TEST_CASE("gradcheck: views, cat/stack/split, matmul") {
-  const Tensor<double> x = input({2, 3, 4}, 8);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].reshape({4, 6}) * 2.0; }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].permute({2, 0, 1}).reshape({-1}); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].slice(2, 1, 4, 2).select(1, -1); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].narrow(0, 1, 1).squeeze(0).unsqueeze(2); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].select(2, 0).unsqueeze(2).expand({2, 3, 5}); }, {x});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].flatten(1).contiguous().clone(); }, {x});
-  const Tensor<double> y = input({2, 2, 4}, 9);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return cat<double>({v[0], v[1] * 2.0}, 1); }, {x, y});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return stack<double>({v[0], v[0] * v[0]}, -1); }, {y});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) {
+  const Tensor<double> x = autograd_test::input({2, 3, 4}, 8);
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].reshape({4, 6}) * 2.0; }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].permute({2, 0, 1}).reshape({-1}); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].slice(2, 1, 4, 2).select(1, -1); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].narrow(0, 1, 1).squeeze(0).unsqueeze(2); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].select(2, 0).unsqueeze(2).expand({2, 3, 5}); }, {x});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return v[0].flatten(1).contiguous().clone(); }, {x});
+  const Tensor<double> y = autograd_test::input({2, 2, 4}, 9);
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return cat<double>({v[0], v[1] * 2.0}, 1); }, {x, y});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return stack<double>({v[0], v[0] * v[0]}, -1); }, {y});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) {
     const std::vector<Tensor<double>> parts = chunk(v[0], 2, 2);
     return parts[0] * parts[1];
   }, {x});
-  const Tensor<double> a = input({2, 3}, 10), b = input({3, 4}, 11), bb = input({2, 1, 4, 3}, 12);
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); }, {a, b});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[1].t(), v[0].t()); }, {a, b});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); }, {bb, b});
-  expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0].select(1, 0), v[0].select(0, 0).narrow(0, 0, 2)); }, {a});
+  const Tensor<double> a = autograd_test::input({2, 3}, 10), b = autograd_test::input({3, 4}, 11), bb = autograd_test::input({2, 1, 4, 3}, 12);
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); }, {a, b});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[1].t(), v[0].t()); }, {a, b});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); }, {bb, b});
+  autograd_test::expect_gradcheck([](const std::vector<Tensor<double>>& v) { return matmul(v[0].select(1, 0), v[0].select(0, 0).narrow(0, 0, 2)); }, {a});
 }

@@ -22,36 +22,34 @@ inline Tensor<double> cube() {
 }
 }  // namespace reductions_test
 
-using reductions_test::cube;
-using reductions_test::values;
 
 TEST_CASE("sum over one, several and all dims, with keepdim") {
-  const Tensor<double> x = cube();
+  const Tensor<double> x = reductions_test::cube();
   CHECK(x.sum().item() == 2 * (3 * 4 * 0 + 0) + 12 * 100 + 8 * 30 + 6 * 6);  // 1200 + 240 + 36
-  CHECK(values(x.sum(0)) == std::vector<double>{100, 102, 104, 106, 120, 122, 124, 126, 140, 142, 144, 146});
-  CHECK(values(x.sum(-1)) == std::vector<double>{6, 46, 86, 406, 446, 486});
-  CHECK(values(x.sum({0, 2})) == std::vector<double>{412, 492, 572});
+  CHECK(reductions_test::values(x.sum(0)) == std::vector<double>{100, 102, 104, 106, 120, 122, 124, 126, 140, 142, 144, 146});
+  CHECK(reductions_test::values(x.sum(-1)) == std::vector<double>{6, 46, 86, 406, 446, 486});
+  CHECK(reductions_test::values(x.sum({0, 2})) == std::vector<double>{412, 492, 572});
   CHECK(x.sum({0, 2}, true).shape() == Shape{1, 3, 1});
   CHECK(x.sum(1, true).shape() == Shape{2, 1, 4});
-  CHECK(values(x.sum(1)) == std::vector<double>{30, 33, 36, 39, 330, 333, 336, 339});
+  CHECK(reductions_test::values(x.sum(1)) == std::vector<double>{30, 33, 36, 39, 330, 333, 336, 339});
   // Non-contiguous input: the transposed cube.
-  CHECK(values(x.transpose(0, 2).sum(2)) == std::vector<double>{100, 120, 140, 102, 122, 142, 104, 124, 144, 106, 126, 146});
+  CHECK(reductions_test::values(x.transpose(0, 2).sum(2)) == std::vector<double>{100, 120, 140, 102, 122, 142, 104, 124, 144, 106, 126, 146});
   // Scalars and empty tensors.
   CHECK(scalar_tensor<double>(3).sum().item() == 3);
   CHECK(zeros<double>({0, 3}).sum().item() == 0);
-  CHECK(values(zeros<double>({0, 3}).sum(0)) == std::vector<double>{0, 0, 0});
+  CHECK(reductions_test::values(zeros<double>({0, 3}).sum(0)) == std::vector<double>{0, 0, 0});
   CHECK(arange<std::int64_t>(5).sum().item() == 10);
 }
 
 TEST_CASE("mean, var with correction, std") {
   const Tensor<double> x = tensor<double>({1, 2, 3, 4, 6, 8}, {2, 3});
-  CHECK(values(x.mean(1)) == std::vector<double>{2, 6});
-  CHECK(values(x.mean(0)) == std::vector<double>{2.5, 4, 5.5});
+  CHECK(reductions_test::values(x.mean(1)) == std::vector<double>{2, 6});
+  CHECK(reductions_test::values(x.mean(0)) == std::vector<double>{2.5, 4, 5.5});
   CHECK(x.mean().item() == 4);
-  CHECK(values(x.var(1)) == std::vector<double>{1, 4});                    // unbiased
-  CHECK(values(x.var(1, 0)) == std::vector<double>{2.0 / 3, 8.0 / 3});    // biased
+  CHECK(reductions_test::values(x.var(1)) == std::vector<double>{1, 4});                    // unbiased
+  CHECK(reductions_test::values(x.var(1, 0)) == std::vector<double>{2.0 / 3, 8.0 / 3});    // biased
   CHECK(x.var().item() == doctest::Approx(34.0 / 5).epsilon(1e-15));     // (9+4+1+0+4+16)/5
-  CHECK(values(x.std(1)) == std::vector<double>{1, 2});
+  CHECK(reductions_test::values(x.std(1)) == std::vector<double>{1, 2});
   CHECK(x.var(0, 1, true).shape() == Shape{1, 3});
   // A large offset must not destroy the variance (two-pass algorithm).
   const Tensor<float> big = tensor<float>({1e4f + 1, 1e4f + 2, 1e4f + 3});
@@ -61,16 +59,16 @@ TEST_CASE("mean, var with correction, std") {
 
 TEST_CASE("amax, amin, argmax, argmin, logsumexp") {
   const Tensor<double> x = tensor<double>({3, -1, 7, 7, 0, -5}, {2, 3});
-  CHECK(values(x.amax(1)) == std::vector<double>{7, 7});
-  CHECK(values(x.amin(1)) == std::vector<double>{-1, -5});
-  CHECK(values(x.amax(0)) == std::vector<double>{7, 0, 7});
+  CHECK(reductions_test::values(x.amax(1)) == std::vector<double>{7, 7});
+  CHECK(reductions_test::values(x.amin(1)) == std::vector<double>{-1, -5});
+  CHECK(reductions_test::values(x.amax(0)) == std::vector<double>{7, 0, 7});
   CHECK(x.amax().item() == 7);
-  CHECK(values(x.argmax(1)) == std::vector<std::int64_t>{2, 0});
-  CHECK(values(x.argmin(0)) == std::vector<std::int64_t>{0, 0, 1});
+  CHECK(reductions_test::values(x.argmax(1)) == std::vector<std::int64_t>{2, 0});
+  CHECK(reductions_test::values(x.argmin(0)) == std::vector<std::int64_t>{0, 0, 1});
   CHECK(x.argmax().item() == 2);  // first of the ties
   CHECK(x.argmax(1, true).shape() == Shape{2, 1});
   const Tensor<double> l = tensor<double>({0, std::log(3.0), 1000, 1000}, {2, 2});
-  const std::vector<double> lse = values(l.logsumexp(1));
+  const std::vector<double> lse = reductions_test::values(l.logsumexp(1));
   CHECK(lse[0] == doctest::Approx(std::log(4.0)).epsilon(1e-15));
   CHECK(lse[1] == doctest::Approx(1000 + std::log(2.0)).epsilon(1e-15));  // no overflow
   const double inf = std::numeric_limits<double>::infinity();
@@ -89,10 +87,10 @@ TEST_CASE("float sums are accurate and identical for any thread count") {
   Generator gen(3);
   const Tensor<float> r = randn<float>({512, 4096}, gen);
   set_num_threads(1);
-  const std::vector<float> one = values(r.sum(1));
+  const std::vector<float> one = reductions_test::values(r.sum(1));
   const float all_one = r.sum().item();
   set_num_threads(2);
-  const std::vector<float> two = values(r.sum(1));
+  const std::vector<float> two = reductions_test::values(r.sum(1));
   const float all_two = r.sum().item();
   CHECK(one == two);
   CHECK(all_one == all_two);

@@ -32,6 +32,11 @@ inline std::vector<std::uint8_t> read_file(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   LATENT_CHECK(file != nullptr, "read_file: cannot open '", path, "': ", std::strerror(errno));
   std::vector<std::uint8_t> bytes;
+  if (std::fseek(file, 0, SEEK_END) == 0) {  // the size, when the file has one, saves regrowing
+    const long end = std::ftell(file);
+    if (end > 0) bytes.reserve(static_cast<std::size_t>(end));
+    std::rewind(file);
+  }
   std::vector<std::uint8_t> chunk(std::size_t(1) << 16);
   std::size_t got = 0;
   while ((got = std::fread(chunk.data(), 1, chunk.size(), file)) > 0) {

@@ -1,6 +1,7 @@
 // IDX: the file format of MNIST and Fashion-MNIST, plain or gzipped.
 //
-//   IdxData parse_idx(bytes, size, name)   from memory (gzip detected by its magic)
+//   IdxData parse_idx(bytes, size, name)   from memory (gzip detected by its magic); also
+//   IdxData parse_idx(vector, name)         from a vector, taking it over
 //   IdxData read_idx(path)                 from a file
 //
 // An IDX file is: two zero bytes, a type code, the number of dimensions N, then N sizes
@@ -78,17 +79,12 @@ inline bool host_is_little_endian() {
 }
 }  // namespace detail
 
-// `name` (a path, say) goes into error messages. A gzipped input is inflated first,
-// producing at most `max_bytes`.
-inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
-                         const std::string& name = "<memory>",
-                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+namespace detail {
+// Checks the header against the buffer's length, then turns the buffer into the data:
+// the header is cut off and the elements are put in host byte order, in place.
+inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
   const std::string op = "idx: " + name;
-  if (is_gzip(bytes, size)) {
-    const std::vector<std::uint8_t> plain = inflate_gzip(bytes, size, max_bytes);
-    return parse_idx(plain.data(), plain.size(), name + " (gunzipped)", max_bytes);
-  }
-  ByteReader reader(bytes, size, op);
+  ByteReader reader(buffer.data(), buffer.size(), op);
   const std::uint8_t* magic = reader.take(4, "magic number");
   LATENT_CHECK(magic[0] == 0 && magic[1] == 0, op, ": bad magic ", hex_bytes(magic, 4),
                " (an IDX file starts with two zero bytes)");
@@ -114,23 +110,42 @@ inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
                idx_type_name(result.type), " = ", data_size, " bytes of data, but ",
                reader.remaining(), " bytes follow the ", reader.position(), "-byte header");
 
-  const std::uint8_t* data = reader.take(data_size, "the elements");
-  result.data.assign(data, data + data_size);
-  if (element_size > 1 && detail::host_is_little_endian()) {
+  buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(reader.position()));
+  if (element_size > 1 && host_is_little_endian()) {
     for (std::size_t start = 0; start < data_size; start += element_size) {
-      std::uint8_t* element = result.data.data() + start;
+      std::uint8_t* element = buffer.data() + start;
       for (std::size_t i = 0; i < element_size / 2; ++i) {
         std::swap(element[i], element[element_size - 1 - i]);
       }
     }
   }
+  result.data = std::move(buffer);
   return result;
+}
+}  // namespace detail
+
+// `name` (a path, say) goes into error messages. A gzipped input is inflated first, to at
+// most `max_bytes`.
+inline IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
+                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+  if (is_gzip(bytes.data(), bytes.size())) {
+    return detail::idx_from_buffer(inflate_gzip(bytes, max_bytes), name + " (gunzipped)");
+  }
+  return detail::idx_from_buffer(std::move(bytes), name);
+}
+
+inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
+                         const std::string& name = "<memory>",
+                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+  if (is_gzip(bytes, size)) {
+    return detail::idx_from_buffer(inflate_gzip(bytes, size, max_bytes), name + " (gunzipped)");
+  }
+  return detail::idx_from_buffer(std::vector<std::uint8_t>(bytes, bytes + size), name);
 }
 
 inline IdxData read_idx(const std::string& path,
                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
-  const std::vector<std::uint8_t> bytes = read_file(path);
-  return parse_idx(bytes.data(), bytes.size(), path, max_bytes);
+  return parse_idx(read_file(path), path, max_bytes);
 }
 
 }  // namespace latent::io

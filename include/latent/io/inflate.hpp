@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -37,6 +38,10 @@ class InflateBitReader {
   InflateBitReader(const std::uint8_t* data, std::size_t size, std::size_t pos)
       : data_(data), size_(size), pos_(pos) {}
 
+  // Makes sure that at least n bits (n <= 56) are buffered, when the input has them.
+  void ensure(int n) {
+    if (count_ < n) refill();
+  }
   void refill() {
     if (size_ - pos_ >= 8) {
       const std::uint8_t* p = data_ + pos_;
@@ -68,7 +73,7 @@ class InflateBitReader {
     count_ -= n;
   }
   std::uint32_t bits(int n) {
-    refill();
+    ensure(n);
     const std::uint32_t value = peek(n);
     consume(n);
     return value;
@@ -180,7 +185,7 @@ inline int decode_long_symbol(InflateBitReader& in, const HuffmanTable& table, c
 }
 
 inline int decode_symbol(InflateBitReader& in, const HuffmanTable& table, const char* name) {
-  in.refill();
+  in.ensure(HuffmanTable::kMaxBits);
   const std::uint16_t entry = table.fast[in.peek(HuffmanTable::kFastBits)];
   if (LATENT_LIKELY(entry != 0)) {
     in.consume(entry & 15);
@@ -228,7 +233,12 @@ struct InflateOutput {
                  " bytes produced so far)");
     reserve(length);
     std::uint8_t* out = bytes.data() + size;
-    for (std::size_t i = 0; i < length; ++i) out[i] = out[i - distance];
+    const std::uint8_t* from = out - distance;
+    if (distance >= length) {
+      std::memcpy(out, from, length);
+    } else {
+      for (std::size_t i = 0; i < length; ++i) out[i] = from[i];
+    }
     size += length;
   }
   // Trims `bytes` to the output.
@@ -428,6 +438,13 @@ inline std::vector<std::uint8_t> inflate_gzip(const std::uint8_t* data, std::siz
   enum : unsigned { kHeaderCrc = 2, kExtra = 4, kName = 8, kComment = 16 };
   ByteReader reader(data, size, "gzip");
   std::vector<std::uint8_t> out;
+  // The last member's size (the final 4 bytes) is a hint for the output's capacity, only
+  // trusted as far as DEFLATE can expand (at most 1032 times) and the cap allow.
+  if (size >= 18) {
+    ByteReader trailer(data + size - 4, 4, "gzip");
+    const std::size_t hint = trailer.u32_le("size trailer");
+    out.reserve(std::min({hint, max_output, size < max_output / 1032 ? 1032 * size : max_output}));
+  }
   do {
     const std::size_t header_start = reader.position();
     LATENT_CHECK(is_gzip(data + header_start, reader.remaining()), "gzip: bad magic ",

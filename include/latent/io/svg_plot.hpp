@@ -75,7 +75,7 @@ inline Axis linear_axis(double lo, double hi, int target = 6) {
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   double step = 10 * power;
   for (double multiple : {1.0, 2.0, 5.0}) {
-    if (multiple * power >= raw) {
+    if (multiple * power >= raw * (1 - 1e-9)) {  // tolerate rounding in raw
       step = multiple * power;
       break;
     }

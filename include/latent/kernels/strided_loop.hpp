@@ -60,6 +60,7 @@ struct StridedLoop {
       return;
     }
     const std::int64_t inner = sizes[rank - 1];
+    if (inner == 0) return;  // an empty tensor: nothing to visit
     const std::int64_t blocks_per_row = (inner + block - 1) / block;
     std::int64_t rows = 1;
     for (int d = 0; d + 1 < rank; ++d) rows *= sizes[d];

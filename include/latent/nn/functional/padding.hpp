@@ -2,10 +2,10 @@
 //
 // `pads` holds (before, after) pairs for the last dims, last dim first:
 // {left, right} pads the last dim, {left, right, top, bottom} the last two, and so on.
-// A negative amount crops instead. Along each padded dim,
+// A negative amount crops instead (at most the whole dim). Along each padded dim,
 //
 //   out[i] = input[i - before]   when 0 <= i - before < size,   value otherwise,
-//   out size = size + before + after   (must not be negative).
+//   out size = size + before + after.
 //
 // The gradient is pad(g, -pads): it crops what was added and puts zeros where the input
 // was cropped, and being a pad itself it is differentiable again.
@@ -37,10 +37,10 @@ Tensor<T> pad(const Tensor<T>& input, const std::vector<std::int64_t>& pads, Sca
   for (int k = 0; k < padded_dims; ++k) {
     const int d = rank - 1 - k;
     const std::int64_t before = pads[2 * k], after = pads[2 * k + 1], size = input.shape()[d];
+    LATENT_CHECK(size + std::min<std::int64_t>(before, 0) + std::min<std::int64_t>(after, 0) >= 0,
+                 "pad: padding (", before, ", ", after, ") of dim ", d,
+                 " crops more than its size ", size, " (input of shape ", input.shape(), ")");
     out_shape[d] = size + before + after;
-    LATENT_CHECK(out_shape[d] >= 0, "pad: padding (", before, ", ", after, ") of dim ", d,
-                 " would leave a negative size ", out_shape[d], " (input of shape ", input.shape(),
-                 ")");
     to[d] = std::max<std::int64_t>(before, 0);
     from[d] = to[d] - before;
     length[d] = std::max<std::int64_t>(0, std::min(size - from[d], out_shape[d] - to[d]));
@@ -53,8 +53,9 @@ Tensor<T> pad(const Tensor<T>& input, const std::vector<std::int64_t>& pads, Sca
       out_offset += to[d] * out.strides()[d];
       in_offset += from[d] * input.strides()[d];
     }
-    latent::detail::copy_into(latent::detail::strided_view(out, length, out.strides(), out_offset),
-                              latent::detail::strided_view(input, length, input.strides(), in_offset));
+    latent::detail::copy_into(
+        latent::detail::strided_view(out, length, out.strides(), out_offset),
+        latent::detail::strided_view(input, length, input.strides(), in_offset));
   }
 
   std::vector<std::int64_t> inverse(pads.size());

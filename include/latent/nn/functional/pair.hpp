@@ -29,10 +29,10 @@ struct IntPair {
 struct OptionalIntPair {
   std::optional<IntPair> pair;
   OptionalIntPair() = default;
-  OptionalIntPair(std::nullopt_t) {}                              // NOLINT
-  OptionalIntPair(std::int64_t both) : pair(IntPair(both)) {}     // NOLINT
+  OptionalIntPair(std::nullopt_t) {}                           // NOLINT
+  OptionalIntPair(std::int64_t both) : pair(IntPair(both)) {}  // NOLINT
   OptionalIntPair(std::int64_t h, std::int64_t w) : pair(IntPair(h, w)) {}
-  OptionalIntPair(const IntPair& p) : pair(p) {}                  // NOLINT
+  OptionalIntPair(const IntPair& p) : pair(p) {}  // NOLINT
 
   bool has_value() const { return pair.has_value(); }
   IntPair value_or(const IntPair& fallback) const { return pair ? *pair : fallback; }

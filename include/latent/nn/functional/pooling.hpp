@@ -26,7 +26,7 @@
 
 namespace latent::nn::functional {
 
-namespace detail {
+namespace pooling_detail {
 
 // The values of t, contiguous (t itself when it already is), cut from the graph.
 template <class T>
@@ -34,10 +34,12 @@ Tensor<T> plane_values(const Tensor<T>& t) {
   return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
 }
 
-// Runs fn(plane) for planes [0, planes), in parallel chunks of about `work` elements.
+// Runs fn(plane) for planes [0, planes), in parallel chunks of about 32768 units of work
+// (each plane costing work_per_plane); planes are independent, so any split is exact.
 template <class Fn>
 void for_each_plane(std::int64_t planes, std::int64_t work_per_plane, Fn fn) {
-  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work_per_plane));
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work_per_plane));
   parallel_for(0, planes, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t k = begin; k < end; ++k) fn(k);
   });
@@ -110,9 +112,10 @@ Tensor<T> max_pool2d_gather(const Tensor<T>& in, const Tensor<std::int64_t>& arg
     kernels::max_pool2d_gather(geo.out_plane(), xd + k * geo.plane(), ad + k * geo.out_plane(),
                                od + k * geo.out_plane());
   });
-  return record<T>(out, "max_pool2d_gather", {&in}, [argmax, geo, in_shape = in.shape()](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{max_pool2d_scatter(g, argmax, geo, in_shape)};
-  });
+  return record<T>(out, "max_pool2d_gather", {&in},
+                   [argmax, geo, in_shape = in.shape()](const Tensor<T>& g) {
+                     return std::vector<Tensor<T>>{max_pool2d_scatter(g, argmax, geo, in_shape)};
+                   });
 }
 
 template <class T>
@@ -127,9 +130,10 @@ Tensor<T> avg_pool2d_transpose(const Tensor<T>& out_grad, const kernels::PoolGeo
   const Tensor<T> g = plane_values(out_grad);
   const T* gd = g.data();
   T* id = in_grad.data();
-  for_each_plane(in_shape[0] * in_shape[1], geo.plane() + geo.out_plane() * geo.kernel_h * geo.kernel_w,
-                 [&](std::int64_t k) {
-                   kernels::avg_pool2d_transpose_plane(geo, gd + k * geo.out_plane(), id + k * geo.plane());
+  for_each_plane(in_shape[0] * in_shape[1],
+                 geo.plane() + geo.out_plane() * geo.kernel_h * geo.kernel_w, [&](std::int64_t k) {
+                   kernels::avg_pool2d_transpose_plane(geo, gd + k * geo.out_plane(),
+                                                       id + k * geo.plane());
                  });
   return record<T>(in_grad, "avg_pool2d_backward", {&out_grad}, [geo](const Tensor<T>& gg) {
     return std::vector<Tensor<T>>{avg_pool2d_forward(gg, geo)};
@@ -152,35 +156,37 @@ Tensor<T> avg_pool2d_forward(const Tensor<T>& input, const kernels::PoolGeometry
   });
 }
 
-}  // namespace detail
+}  // namespace pooling_detail
 
 // Max pooling (torch.nn.functional.max_pool2d, floor mode): the largest value of each
 // kernel_size window, windows `stride` apart (default: kernel_size), the input padded by
 // `padding` on each side with -inf (at most half the kernel). The gradient goes to the
 // first maximum of each window.
 template <class T>
-Tensor<T> max_pool2d(const Tensor<T>& input, IntPair kernel_size, OptionalIntPair stride = std::nullopt,
-                     IntPair padding = 0) {
+Tensor<T> max_pool2d(const Tensor<T>& input, IntPair kernel_size,
+                     OptionalIntPair stride = std::nullopt, IntPair padding = 0) {
   static_assert(std::is_floating_point<T>::value, "max_pool2d: needs a floating-point tensor");
-  detail::check_pool_input("max_pool2d", input.shape());
-  if (input.dim() == 3) return max_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
-  const kernels::PoolGeometry geo = detail::pool_geometry(
+  pooling_detail::check_pool_input("max_pool2d", input.shape());
+  if (input.dim() == 3)
+    return max_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
+  const kernels::PoolGeometry geo = pooling_detail::pool_geometry(
       "max_pool2d", input.shape(), kernel_size, stride.value_or(kernel_size), padding);
   const Shape in_shape = input.shape();
   const Shape out_shape{in_shape[0], in_shape[1], geo.out_h, geo.out_w};
   Tensor<T> out(out_shape);
   Tensor<std::int64_t> argmax(out_shape);
-  const Tensor<T> x = detail::plane_values(input);
+  const Tensor<T> x = pooling_detail::plane_values(input);
   const T* xd = x.data();
   T* od = out.data();
   std::int64_t* ad = argmax.data();
-  detail::for_each_plane(in_shape[0] * in_shape[1], geo.out_plane() * geo.kernel_h * geo.kernel_w,
-                         [&](std::int64_t k) {
-                           kernels::max_pool2d_plane(geo, xd + k * geo.plane(), od + k * geo.out_plane(),
-                                                     ad + k * geo.out_plane());
-                         });
+  pooling_detail::for_each_plane(
+      in_shape[0] * in_shape[1], geo.out_plane() * geo.kernel_h * geo.kernel_w,
+      [&](std::int64_t k) {
+        kernels::max_pool2d_plane(geo, xd + k * geo.plane(), od + k * geo.out_plane(),
+                                  ad + k * geo.out_plane());
+      });
   return record<T>(out, "max_pool2d", {&input}, [argmax, geo, in_shape](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{detail::max_pool2d_scatter(g, argmax, geo, in_shape)};
+    return std::vector<Tensor<T>>{pooling_detail::max_pool2d_scatter(g, argmax, geo, in_shape)};
   });
 }
 
@@ -189,14 +195,15 @@ Tensor<T> max_pool2d(const Tensor<T>& input, IntPair kernel_size, OptionalIntPai
 // input padded by `padding` zeros on each side (at most half the kernel), which count in
 // the divisor kernel_h * kernel_w.
 template <class T>
-Tensor<T> avg_pool2d(const Tensor<T>& input, IntPair kernel_size, OptionalIntPair stride = std::nullopt,
-                     IntPair padding = 0) {
+Tensor<T> avg_pool2d(const Tensor<T>& input, IntPair kernel_size,
+                     OptionalIntPair stride = std::nullopt, IntPair padding = 0) {
   static_assert(std::is_floating_point<T>::value, "avg_pool2d: needs a floating-point tensor");
-  detail::check_pool_input("avg_pool2d", input.shape());
-  if (input.dim() == 3) return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
-  const kernels::PoolGeometry geo = detail::pool_geometry(
+  pooling_detail::check_pool_input("avg_pool2d", input.shape());
+  if (input.dim() == 3)
+    return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
+  const kernels::PoolGeometry geo = pooling_detail::pool_geometry(
       "avg_pool2d", input.shape(), kernel_size, stride.value_or(kernel_size), padding);
-  return detail::avg_pool2d_forward(input, geo);
+  return pooling_detail::avg_pool2d_forward(input, geo);
 }
 
 // Nearest-neighbour upsampling of input[N, C, H, W] by integer factors
@@ -204,19 +211,19 @@ Tensor<T> avg_pool2d(const Tensor<T>& input, IntPair kernel_size, OptionalIntPai
 //   out[n, c, oh, ow] = input[n, c, oh / scale_h, ow / scale_w],  out: [N, C, H sh, W sw].
 template <class T>
 Tensor<T> upsample_nearest2d(const Tensor<T>& input, IntPair scale_factor) {
-  LATENT_CHECK(input.dim() == 4, "upsample_nearest2d: expected a 4-d input [N, C, H, W], got shape ",
-               input.shape());
+  LATENT_CHECK(input.dim() == 4,
+               "upsample_nearest2d: expected a 4-d input [N, C, H, W], got shape ", input.shape());
   LATENT_CHECK(scale_factor.h > 0 && scale_factor.w > 0,
                "upsample_nearest2d: scale_factor must be positive, got ", scale_factor);
   const Shape in_shape = input.shape();
   const std::int64_t height = in_shape[2], width = in_shape[3];
   const std::int64_t sh = scale_factor.h, sw = scale_factor.w;
   Tensor<T> out(Shape{in_shape[0], in_shape[1], height * sh, width * sw});
-  const Tensor<T> x = detail::plane_values(input);
+  const Tensor<T> x = pooling_detail::plane_values(input);
   const T* xd = x.data();
   T* od = out.data();
   const std::int64_t plane = height * width, out_plane = plane * sh * sw;
-  detail::for_each_plane(in_shape[0] * in_shape[1], out_plane, [&](std::int64_t k) {
+  pooling_detail::for_each_plane(in_shape[0] * in_shape[1], out_plane, [&](std::int64_t k) {
     kernels::upsample_nearest2d_plane(height, width, sh, sw, xd + k * plane, od + k * out_plane);
   });
   // Output pixel (ih*sh + r, iw*sw + q) copies input (ih, iw): the gradient sums each
