@@ -6,12 +6,15 @@
 //
 // Inputs are spread over the range where each function does real work (exp over
 // [-80, 80], log over [1e-3, 1e3], the activations over [-10, 10]).
-#include <benchmark/benchmark.h>
-
 #include <cmath>
 #include <cstdint>
-#include <latent/latent.hpp>
+#include <string>
+#include <type_traits>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <latent/latent.hpp>
 
 namespace transcendental_bench {
 
@@ -58,55 +61,88 @@ void run_binary(benchmark::State& state, Kernel kernel, double low, double high)
   state.SetItemsProcessed(state.iterations() * n);
 }
 
-// Registers "<name>/float/4096" and "<name>/double/4096" for an array kernel.
-#define TRANSCENDENTAL_BENCH_UNARY(name, call, low, high)                        \
-  benchmark::RegisterBenchmark(#name "/float", [](benchmark::State& s) {         \
-    run_unary<float>(                                                            \
-        s, [](const float* x, float* y, std::int64_t n) { call; }, low, high);   \
-  })->Arg(kLength);                                                              \
-  benchmark::RegisterBenchmark(#name "/double", [](benchmark::State& s) {        \
-    run_unary<double>(                                                           \
-        s, [](const double* x, double* y, std::int64_t n) { call; }, low, high); \
-  })->Arg(kLength)
+// Registers "<name>/float/4096" and "<name>/double/4096" for a kernel written once for both
+// element types: kernel(x, y, n), or kernel(x, g, y, n) for the backward ones.
+template <class Kernel>
+void register_unary(const std::string& name, Kernel kernel, double low, double high) {
+  benchmark::RegisterBenchmark((name + "/float").c_str(), [=](benchmark::State& state) {
+    run_unary<float>(state, kernel, low, high);
+  })->Arg(kLength);
+  benchmark::RegisterBenchmark((name + "/double").c_str(), [=](benchmark::State& state) {
+    run_unary<double>(state, kernel, low, high);
+  })->Arg(kLength);
+}
 
-#define TRANSCENDENTAL_BENCH_BINARY(name, call, low, high)                                        \
-  benchmark::RegisterBenchmark(#name "/float", [](benchmark::State& s) {                          \
-    run_binary<float>(                                                                            \
-        s, [](const float* x, const float* g, float* y, std::int64_t n) { call; }, low, high);    \
-  })->Arg(kLength);                                                                               \
-  benchmark::RegisterBenchmark(#name "/double", [](benchmark::State& s) {                         \
-    run_binary<double>(                                                                           \
-        s, [](const double* x, const double* g, double* y, std::int64_t n) { call; }, low, high); \
-  })->Arg(kLength)
-
-// A plain loop over a C library function, for comparison.
-#define TRANSCENDENTAL_BENCH_STD(name, expression, low, high) \
-  TRANSCENDENTAL_BENCH_UNARY(                                 \
-      name,                                                   \
-      for (std::int64_t i = 0; i < n; ++i) {                  \
-        const auto v = x[i];                                  \
-        y[i] = (expression);                                  \
-      },                                                      \
-      low, high)
+template <class Kernel>
+void register_binary(const std::string& name, Kernel kernel, double low, double high) {
+  benchmark::RegisterBenchmark((name + "/float").c_str(), [=](benchmark::State& state) {
+    run_binary<float>(state, kernel, low, high);
+  })->Arg(kLength);
+  benchmark::RegisterBenchmark((name + "/double").c_str(), [=](benchmark::State& state) {
+    run_binary<double>(state, kernel, low, high);
+  })->Arg(kLength);
+}
 
 [[maybe_unused]] const bool registered = [] {
-  TRANSCENDENTAL_BENCH_UNARY(exp, kernels::exp(x, y, n), -80.0, 80.0);
-  TRANSCENDENTAL_BENCH_UNARY(log, kernels::log(x, y, n), 1e-3, 1e3);
-  TRANSCENDENTAL_BENCH_UNARY(tanh, kernels::tanh(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_UNARY(sigmoid, kernels::sigmoid(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_UNARY(gelu, kernels::gelu(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_UNARY(gelu_tanh, kernels::gelu_tanh(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_UNARY(silu, kernels::silu(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_UNARY(softplus, kernels::softplus(x, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_BINARY(gelu_backward, kernels::gelu_backward(x, g, y, n), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_BINARY(gelu_tanh_backward, kernels::gelu_tanh_backward(x, g, y, n), -10.0,
-                              10.0);
-  TRANSCENDENTAL_BENCH_BINARY(silu_backward, kernels::silu_backward(x, g, y, n), -10.0, 10.0);
+  using Index = std::int64_t;
+  register_unary(
+      "exp", [](const auto* x, auto* y, Index n) { kernels::exp(x, y, n); }, -80, 80);
+  register_unary(
+      "log", [](const auto* x, auto* y, Index n) { kernels::log(x, y, n); }, 1e-3, 1e3);
+  register_unary(
+      "tanh", [](const auto* x, auto* y, Index n) { kernels::tanh(x, y, n); }, -10, 10);
+  register_unary(
+      "sigmoid", [](const auto* x, auto* y, Index n) { kernels::sigmoid(x, y, n); }, -10, 10);
+  register_unary(
+      "gelu", [](const auto* x, auto* y, Index n) { kernels::gelu(x, y, n); }, -10, 10);
+  register_unary(
+      "gelu_tanh", [](const auto* x, auto* y, Index n) { kernels::gelu_tanh(x, y, n); }, -10, 10);
+  register_unary(
+      "silu", [](const auto* x, auto* y, Index n) { kernels::silu(x, y, n); }, -10, 10);
+  register_unary(
+      "softplus", [](const auto* x, auto* y, Index n) { kernels::softplus(x, y, n); }, -10, 10);
+  register_binary(
+      "gelu_backward",
+      [](const auto* x, const auto* g, auto* y, Index n) { kernels::gelu_backward(x, g, y, n); },
+      -10, 10);
+  register_binary(
+      "gelu_tanh_backward",
+      [](const auto* x, const auto* g, auto* y, Index n) {
+        kernels::gelu_tanh_backward(x, g, y, n);
+      },
+      -10, 10);
+  register_binary(
+      "silu_backward",
+      [](const auto* x, const auto* g, auto* y, Index n) { kernels::silu_backward(x, g, y, n); },
+      -10, 10);
 
-  TRANSCENDENTAL_BENCH_STD(std_exp, std::exp(v), -80.0, 80.0);
-  TRANSCENDENTAL_BENCH_STD(std_log, std::log(v), 1e-3, 1e3);
-  TRANSCENDENTAL_BENCH_STD(std_tanh, std::tanh(v), -10.0, 10.0);
-  TRANSCENDENTAL_BENCH_STD(std_erf_gelu, v * 0.5f * (1 + std::erf(v * 0.70710678f)), -10.0, 10.0);
+  // Plain loops over the C library, for comparison (std_erf_gelu: x (1 + erf(x / sqrt2)) / 2).
+  register_unary(
+      "std_exp",
+      [](const auto* x, auto* y, Index n) {
+        for (Index i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+      },
+      -80, 80);
+  register_unary(
+      "std_log",
+      [](const auto* x, auto* y, Index n) {
+        for (Index i = 0; i < n; ++i) y[i] = std::log(x[i]);
+      },
+      1e-3, 1e3);
+  register_unary(
+      "std_tanh",
+      [](const auto* x, auto* y, Index n) {
+        for (Index i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      },
+      -10, 10);
+  register_unary(
+      "std_erf_gelu",
+      [](const auto* x, auto* y, Index n) {
+        using T = std::decay_t<decltype(*x)>;
+        for (Index i = 0; i < n; ++i)
+          y[i] = x[i] * T(0.5) * (T(1) + std::erf(x[i] * T(0.7071067811865476)));
+      },
+      -10, 10);
   return true;
 }();
 

@@ -31,10 +31,12 @@
 #include "ops/matmul.hpp"
 #include "ops/reduce_ops.hpp"
 #include "ops/shape_ops.hpp"
+#include "ops/special.hpp"
 #include "ops/unary_ops.hpp"
 
 #include "io.hpp"
 #include "nn.hpp"
+#include "models.hpp"
 #include "optim.hpp"
 #include "sample/latent.hpp"
 #include "sample/token.hpp"

@@ -2,10 +2,15 @@
 // functional forms are in nn/functional.hpp.
 #pragma once
 
+#include "nn/attention.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv.hpp"
 #include "nn/functional.hpp"
 #include "nn/init.hpp"
 #include "nn/layers.hpp"
 #include "nn/linear.hpp"
+#include "nn/lora.hpp"
 #include "nn/module.hpp"
+#include "nn/positional.hpp"
+#include "nn/spectral_norm.hpp"
+#include "nn/transformer.hpp"

@@ -48,20 +48,12 @@ inline constexpr double exp_min_argument = -746.0;
 // exp(r) = sum_k r^k / k!. For |r| <= ln2 / 2 the first term left out after k = 13,
 // r^14 / 14!, is below 5e-18 relative: as accurate as double allows. Results rounded to
 // float need only the terms up to k = 10 (the next, r^11 / 11!, is below 3e-13).
-inline constexpr double exp_taylor[14] = {1.0,
-                                          1.0,
-                                          1.0 / 2,
-                                          1.0 / 6,
-                                          1.0 / 24,
-                                          1.0 / 120,
-                                          1.0 / 720,
-                                          1.0 / 5040,
-                                          1.0 / 40320,
-                                          1.0 / 362880,
-                                          1.0 / 3628800,
-                                          1.0 / 39916800,
-                                          1.0 / 479001600,
-                                          1.0 / 6227020800};
+// clang-format off
+inline constexpr double exp_taylor[14] = {
+    1.0,           1.0,            1.0 / 2,         1.0 / 6,          1.0 / 24,
+    1.0 / 120,     1.0 / 720,      1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
+    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800};
+// clang-format on
 inline constexpr int exp_terms_for_float = 11;
 
 // 2 atanh(f) = 2 f (1 + s/3 + s^2/5 + ... + s^6/13), s = f^2; for |f| <= 3 - 2 sqrt(2)
@@ -243,6 +235,8 @@ inline double log(double x) { return std::log(x); }
 inline double tanh(double x) { return std::tanh(x); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double silu(double x) { return x / (1.0 + std::exp(-x)); }
+// gelu as x erfc(-x / sqrt2) / 2: PyTorch's x (1 + erf(x / sqrt2)) / 2 rewritten so that
+// the tail x << 0 keeps its relative accuracy.
 inline double gelu(double x) { return 0.5 * x * std::erfc(-x * math_constants::sqrt_half); }
 inline double gelu_tanh(double x) {
   using namespace math_constants;

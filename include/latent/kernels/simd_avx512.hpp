@@ -2,7 +2,8 @@
 //
 // The same design as simd_avx2.hpp, twice as wide: F64x8 wraps one __m512d (8 double
 // lanes) for math_vector.hpp, and the public functions take __m512 (16 floats), widened to
-// two halves of 8 doubles and rounded back to float once. exp also comes for __m512d.
+// two halves of 8 doubles and rounded back to float once. For __m512d there are exp and
+// the functions built on it alone, as in simd_avx2.hpp.
 // AVX-512 has instructions for what AVX2 builds from bit fields: scalef for 2^n, getexp
 // and getmant to split a double into exponent and mantissa.
 //
@@ -19,6 +20,15 @@
 #include <immintrin.h>
 
 #define LATENT_KERNELS_HAVE_AVX512 1
+
+// GCC 12.1-12.2 warn that the _mm512_undefined_pd() inside many AVX-512 intrinsics "is"
+// or "may be used uninitialized" once inlined (GCC bug 105593, fixed in 12.3): silence
+// that false positive for the code below.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace latent::kernels::avx512 {
 
@@ -127,16 +137,16 @@ LATENT_ALWAYS_INLINE __m512 tanh(__m512 x) {
   return via_double(x, [](F64x8 v) { return vector_math::tanh(v); });
 }
 LATENT_ALWAYS_INLINE __m512 sigmoid(__m512 x) {
-  return via_double(x, [](F64x8 v) { return vector_math::sigmoid(v); });
+  return via_double(x, [](F64x8 v) { return vector_math::sigmoid<float>(v); });
 }
 LATENT_ALWAYS_INLINE __m512 silu(__m512 x) {
-  return via_double(x, [](F64x8 v) { return vector_math::silu(v); });
+  return via_double(x, [](F64x8 v) { return vector_math::silu<float>(v); });
 }
 LATENT_ALWAYS_INLINE __m512 gelu(__m512 x) {
   return via_double(x, [](F64x8 v) { return vector_math::gelu(v); });
 }
 LATENT_ALWAYS_INLINE __m512 gelu_tanh(__m512 x) {
-  return via_double(x, [](F64x8 v) { return vector_math::gelu_tanh(v); });
+  return via_double(x, [](F64x8 v) { return vector_math::gelu_tanh<float>(v); });
 }
 LATENT_ALWAYS_INLINE __m512 softplus(__m512 x, float beta = 1.0f, float threshold = 20.0f) {
   const F64x8 beta_d(static_cast<double>(beta)), threshold_d(static_cast<double>(threshold));
@@ -148,10 +158,11 @@ LATENT_ALWAYS_INLINE __m512 gelu_backward(__m512 x, __m512 grad_out) {
 }
 LATENT_ALWAYS_INLINE __m512 gelu_tanh_backward(__m512 x, __m512 grad_out) {
   return via_double(x, grad_out,
-                    [](F64x8 v, F64x8 g) { return vector_math::gelu_tanh_backward(v, g); });
+                    [](F64x8 v, F64x8 g) { return vector_math::gelu_tanh_backward<float>(v, g); });
 }
 LATENT_ALWAYS_INLINE __m512 silu_backward(__m512 x, __m512 grad_out) {
-  return via_double(x, grad_out, [](F64x8 v, F64x8 g) { return vector_math::silu_backward(v, g); });
+  return via_double(x, grad_out,
+                    [](F64x8 v, F64x8 g) { return vector_math::silu_backward<float>(v, g); });
 }
 LATENT_ALWAYS_INLINE __m512 sigmoid_backward_from_output(__m512 y, __m512 grad_out) {
   return via_double(y, grad_out, [](F64x8 v, F64x8 g) {
@@ -161,6 +172,26 @@ LATENT_ALWAYS_INLINE __m512 sigmoid_backward_from_output(__m512 y, __m512 grad_o
 LATENT_ALWAYS_INLINE __m512 tanh_backward_from_output(__m512 y, __m512 grad_out) {
   return via_double(y, grad_out,
                     [](F64x8 v, F64x8 g) { return vector_math::tanh_backward_from_output(v, g); });
+}
+
+// Double registers: exp above, and the functions built on it alone, within 4 ulp of the
+// scalar (C library) versions (see math_vector.hpp).
+LATENT_ALWAYS_INLINE __m512d sigmoid(__m512d x) { return vector_math::sigmoid<double>(F64x8(x)).v; }
+LATENT_ALWAYS_INLINE __m512d silu(__m512d x) { return vector_math::silu<double>(F64x8(x)).v; }
+LATENT_ALWAYS_INLINE __m512d gelu_tanh(__m512d x) {
+  return vector_math::gelu_tanh<double>(F64x8(x)).v;
+}
+LATENT_ALWAYS_INLINE __m512d gelu_tanh_backward(__m512d x, __m512d grad_out) {
+  return vector_math::gelu_tanh_backward<double>(F64x8(x), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d silu_backward(__m512d x, __m512d grad_out) {
+  return vector_math::silu_backward<double>(F64x8(x), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d sigmoid_backward_from_output(__m512d y, __m512d grad_out) {
+  return vector_math::sigmoid_backward_from_output(F64x8(y), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d tanh_backward_from_output(__m512d y, __m512d grad_out) {
+  return vector_math::tanh_backward_from_output(F64x8(y), F64x8(grad_out)).v;
 }
 
 // ---- array drivers (see simd_avx2.hpp) ----------------------------------------------------
@@ -197,6 +228,22 @@ inline void map_array(const double* x, double* y, std::int64_t n, F f) {
   }
 }
 
+template <class F>
+inline void map_array(const double* a, const double* b, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm512_storeu_pd(y + i, f(_mm512_loadu_pd(a + i), _mm512_loadu_pd(b + i)));
+  if (i < n) {
+    const __mmask8 mask = static_cast<__mmask8>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_pd(
+        y + i, mask, f(_mm512_maskz_loadu_pd(mask, a + i), _mm512_maskz_loadu_pd(mask, b + i)));
+  }
+}
+
 }  // namespace latent::kernels::avx512
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif

@@ -2,7 +2,8 @@
 //
 // The same design as simd_avx2.hpp: F64x2 wraps one float64x2_t (2 double lanes) for
 // math_vector.hpp, and the public functions take float32x4_t (4 floats), widened to two
-// halves of 2 doubles and rounded back to float once. exp also comes for float64x2_t.
+// halves of 2 doubles and rounded back to float once. For float64x2_t there are exp and
+// the functions built on it alone, as in simd_avx2.hpp.
 //
 // Available on AArch64 when LATENT_SIMD_NONE is not set; LATENT_KERNELS_HAVE_NEON then
 // says so.
@@ -109,16 +110,16 @@ LATENT_ALWAYS_INLINE float32x4_t tanh(float32x4_t x) {
   return via_double(x, [](F64x2 v) { return vector_math::tanh(v); });
 }
 LATENT_ALWAYS_INLINE float32x4_t sigmoid(float32x4_t x) {
-  return via_double(x, [](F64x2 v) { return vector_math::sigmoid(v); });
+  return via_double(x, [](F64x2 v) { return vector_math::sigmoid<float>(v); });
 }
 LATENT_ALWAYS_INLINE float32x4_t silu(float32x4_t x) {
-  return via_double(x, [](F64x2 v) { return vector_math::silu(v); });
+  return via_double(x, [](F64x2 v) { return vector_math::silu<float>(v); });
 }
 LATENT_ALWAYS_INLINE float32x4_t gelu(float32x4_t x) {
   return via_double(x, [](F64x2 v) { return vector_math::gelu(v); });
 }
 LATENT_ALWAYS_INLINE float32x4_t gelu_tanh(float32x4_t x) {
-  return via_double(x, [](F64x2 v) { return vector_math::gelu_tanh(v); });
+  return via_double(x, [](F64x2 v) { return vector_math::gelu_tanh<float>(v); });
 }
 LATENT_ALWAYS_INLINE float32x4_t softplus(float32x4_t x, float beta = 1.0f,
                                           float threshold = 20.0f) {
@@ -131,10 +132,11 @@ LATENT_ALWAYS_INLINE float32x4_t gelu_backward(float32x4_t x, float32x4_t grad_o
 }
 LATENT_ALWAYS_INLINE float32x4_t gelu_tanh_backward(float32x4_t x, float32x4_t grad_out) {
   return via_double(x, grad_out,
-                    [](F64x2 v, F64x2 g) { return vector_math::gelu_tanh_backward(v, g); });
+                    [](F64x2 v, F64x2 g) { return vector_math::gelu_tanh_backward<float>(v, g); });
 }
 LATENT_ALWAYS_INLINE float32x4_t silu_backward(float32x4_t x, float32x4_t grad_out) {
-  return via_double(x, grad_out, [](F64x2 v, F64x2 g) { return vector_math::silu_backward(v, g); });
+  return via_double(x, grad_out,
+                    [](F64x2 v, F64x2 g) { return vector_math::silu_backward<float>(v, g); });
 }
 LATENT_ALWAYS_INLINE float32x4_t sigmoid_backward_from_output(float32x4_t y, float32x4_t grad_out) {
   return via_double(y, grad_out, [](F64x2 v, F64x2 g) {
@@ -144,6 +146,30 @@ LATENT_ALWAYS_INLINE float32x4_t sigmoid_backward_from_output(float32x4_t y, flo
 LATENT_ALWAYS_INLINE float32x4_t tanh_backward_from_output(float32x4_t y, float32x4_t grad_out) {
   return via_double(y, grad_out,
                     [](F64x2 v, F64x2 g) { return vector_math::tanh_backward_from_output(v, g); });
+}
+
+// Double registers: exp above, and the functions built on it alone, within 4 ulp of the
+// scalar (C library) versions (see math_vector.hpp).
+LATENT_ALWAYS_INLINE float64x2_t sigmoid(float64x2_t x) {
+  return vector_math::sigmoid<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t silu(float64x2_t x) {
+  return vector_math::silu<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t gelu_tanh(float64x2_t x) {
+  return vector_math::gelu_tanh<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t gelu_tanh_backward(float64x2_t x, float64x2_t grad_out) {
+  return vector_math::gelu_tanh_backward<double>(F64x2(x), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t silu_backward(float64x2_t x, float64x2_t grad_out) {
+  return vector_math::silu_backward<double>(F64x2(x), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t sigmoid_backward_from_output(float64x2_t y, float64x2_t grad_out) {
+  return vector_math::sigmoid_backward_from_output(F64x2(y), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t tanh_backward_from_output(float64x2_t y, float64x2_t grad_out) {
+  return vector_math::tanh_backward_from_output(F64x2(y), F64x2(grad_out)).v;
 }
 
 // ---- array drivers (see simd_avx2.hpp); NEON has no masked loads, so the tail goes
@@ -184,6 +210,17 @@ inline void map_array(const double* x, double* y, std::int64_t n, F f) {
     double buffer[2] = {x[i], 0.0};
     vst1q_f64(buffer, f(vld1q_f64(buffer)));
     y[i] = buffer[0];
+  }
+}
+
+template <class F>
+inline void map_array(const double* a, const double* b, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 2 <= n; i += 2) vst1q_f64(y + i, f(vld1q_f64(a + i), vld1q_f64(b + i)));
+  if (i < n) {
+    double buffer_a[2] = {a[i], 0.0}, buffer_b[2] = {b[i], 0.0};
+    vst1q_f64(buffer_a, f(vld1q_f64(buffer_a), vld1q_f64(buffer_b)));
+    y[i] = buffer_a[0];
   }
 }
 

@@ -8,8 +8,11 @@
 // Accuracy. float results are within 1 ulp of the exact value (relative error < 1.2e-7,
 // almost always correctly rounded) over the whole float range: they are computed in double
 // precision and rounded once (see math_scalar.hpp). double results are the C library's
-// functions in PyTorch's formulas; exp on double arrays uses the SIMD exp (within 1 ulp of
-// std::exp). Special values follow the C library and PyTorch: exp(-inf) = 0, log(0) = -inf,
+// functions in PyTorch's formulas (scalar::); in a SIMD build, exp and the functions built
+// on it alone (sigmoid, silu, gelu_tanh, their derivatives) use the SIMD exp instead, within
+// 1 ulp of std::exp, and agree with the scalar versions to 4 ulp.
+//
+// Special values follow the C library and PyTorch: exp(-inf) = 0, log(0) = -inf,
 // log(x < 0) = NaN, tanh(+-inf) = +-1, sigmoid(+-inf) = 1 / 0, and x * (something that
 // tends to 0) gives NaN at -inf, as PyTorch does: gelu(-inf) = silu(-inf) = NaN.
 //
@@ -42,7 +45,7 @@ inline void map_array(const T* a, const T* b, T* y, std::int64_t n, F f) {
 }
 }  // namespace scalar
 
-namespace detail {
+namespace transcendental_detail {
 
 // The instruction set the array functions use: its register functions and array drivers.
 #if defined(LATENT_SIMD_AVX512) && defined(LATENT_KERNELS_HAVE_AVX512)
@@ -86,127 +89,149 @@ inline void map_scalar(const T* a, const T* b, T* y, std::int64_t n, F f) {
   });
 }
 
-}  // namespace detail
+}  // namespace transcendental_detail
 
 // ---- forward ---------------------------------------------------------------------------
 
 inline void exp(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::exp(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::exp(v); });
 }
 inline void exp(const double* x, double* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::exp(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::exp(v); });
 }
 
 inline void log(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::log(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::log(v); });
 }
 inline void log(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::log(v); });
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::log(v); });
 }
 
 inline void tanh(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::tanh(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::tanh(v); });
 }
 inline void tanh(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::tanh(v); });
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::tanh(v); });
 }
 
 inline void sigmoid(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::sigmoid(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::sigmoid(v); });
 }
 inline void sigmoid(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::sigmoid(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::sigmoid(v); });
 }
 
 // gelu(x) = x Phi(x) = x (1 + erf(x / sqrt2)) / 2
 inline void gelu(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::gelu(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu(v); });
 }
 inline void gelu(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::gelu(v); });
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::gelu(v); });
 }
 
 // gelu_tanh(x) = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
 inline void gelu_tanh(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::gelu_tanh(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu_tanh(v); });
 }
 inline void gelu_tanh(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::gelu_tanh(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu_tanh(v); });
 }
 
 // silu(x) = x sigmoid(x)
 inline void silu(const float* x, float* y, std::int64_t n) {
-  detail::map_simd(x, y, n, [](auto v) { return detail::isa::silu(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::silu(v); });
 }
 inline void silu(const double* x, double* y, std::int64_t n) {
-  detail::map_scalar(x, y, n, [](double v) { return scalar::silu(v); });
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::silu(v); });
 }
 
 // softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold (PyTorch).
 inline void softplus(const float* x, float* y, std::int64_t n, float beta = 1.0f,
                      float threshold = 20.0f) {
-  detail::map_simd(x, y, n, [=](auto v) { return detail::isa::softplus(v, beta, threshold); });
+  transcendental_detail::map_simd(
+      x, y, n, [=](auto v) { return transcendental_detail::isa::softplus(v, beta, threshold); });
 }
 inline void softplus(const double* x, double* y, std::int64_t n, double beta = 1.0,
                      double threshold = 20.0) {
-  detail::map_scalar(x, y, n, [=](double v) { return scalar::softplus(v, beta, threshold); });
+  transcendental_detail::map_scalar(x, y, n,
+                                    [=](double v) { return scalar::softplus(v, beta, threshold); });
 }
 
 // ---- backward: grad_in[i] = grad_out[i] * f'(x[i]); grad_in may be x or grad_out ----------
 
 inline void gelu_backward(const float* x, const float* grad_out, float* grad_in, std::int64_t n) {
-  detail::map_simd(x, grad_out, grad_in, n,
-                   [](auto v, auto g) { return detail::isa::gelu_backward(v, g); });
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_backward(v, g);
+  });
 }
 inline void gelu_backward(const double* x, const double* grad_out, double* grad_in,
                           std::int64_t n) {
-  detail::map_scalar(x, grad_out, grad_in, n,
-                     [](double v, double g) { return scalar::gelu_backward(v, g); });
+  transcendental_detail::map_scalar(x, grad_out, grad_in, n,
+                                    [](double v, double g) { return scalar::gelu_backward(v, g); });
 }
 
 inline void gelu_tanh_backward(const float* x, const float* grad_out, float* grad_in,
                                std::int64_t n) {
-  detail::map_simd(x, grad_out, grad_in, n,
-                   [](auto v, auto g) { return detail::isa::gelu_tanh_backward(v, g); });
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_tanh_backward(v, g);
+  });
 }
 inline void gelu_tanh_backward(const double* x, const double* grad_out, double* grad_in,
                                std::int64_t n) {
-  detail::map_scalar(x, grad_out, grad_in, n,
-                     [](double v, double g) { return scalar::gelu_tanh_backward(v, g); });
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_tanh_backward(v, g);
+  });
 }
 
 inline void silu_backward(const float* x, const float* grad_out, float* grad_in, std::int64_t n) {
-  detail::map_simd(x, grad_out, grad_in, n,
-                   [](auto v, auto g) { return detail::isa::silu_backward(v, g); });
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::silu_backward(v, g);
+  });
 }
 inline void silu_backward(const double* x, const double* grad_out, double* grad_in,
                           std::int64_t n) {
-  detail::map_scalar(x, grad_out, grad_in, n,
-                     [](double v, double g) { return scalar::silu_backward(v, g); });
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::silu_backward(v, g);
+  });
 }
 
 // From the forward output y = sigmoid(x): grad_in = grad_out * y (1 - y).
 inline void sigmoid_backward_from_output(const float* y, const float* grad_out, float* grad_in,
                                          std::int64_t n) {
-  detail::map_simd(y, grad_out, grad_in, n,
-                   [](auto v, auto g) { return detail::isa::sigmoid_backward_from_output(v, g); });
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::sigmoid_backward_from_output(v, g);
+  });
 }
 inline void sigmoid_backward_from_output(const double* y, const double* grad_out, double* grad_in,
                                          std::int64_t n) {
-  detail::map_scalar(y, grad_out, grad_in, n,
-                     [](double v, double g) { return scalar::sigmoid_backward_from_output(v, g); });
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::sigmoid_backward_from_output(v, g);
+  });
 }
 
 // From the forward output y = tanh(x): grad_in = grad_out * (1 - y^2).
 inline void tanh_backward_from_output(const float* y, const float* grad_out, float* grad_in,
                                       std::int64_t n) {
-  detail::map_simd(y, grad_out, grad_in, n,
-                   [](auto v, auto g) { return detail::isa::tanh_backward_from_output(v, g); });
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::tanh_backward_from_output(v, g);
+  });
 }
 inline void tanh_backward_from_output(const double* y, const double* grad_out, double* grad_in,
                                       std::int64_t n) {
-  detail::map_scalar(y, grad_out, grad_in, n,
-                     [](double v, double g) { return scalar::tanh_backward_from_output(v, g); });
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::tanh_backward_from_output(v, g);
+  });
 }
 
 }  // namespace latent::kernels

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -51,16 +52,16 @@ bool has_non_finite(const Tensor<T>& t) {
     return false;
   } else {
     if (!t.defined()) return false;
-    bool bad = false;
+    std::atomic<bool> bad{false};
     kernels::StridedLoop<1> loop(t.shape(), {t.strides()});
     const T* base = t.data();
     loop.run(
         [&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
           for (std::int64_t i = 0; i < n; ++i)
-            if (!std::isfinite(base[off[0] + i * st[0]])) bad = true;
+            if (!std::isfinite(base[off[0] + i * st[0]])) bad.store(true, std::memory_order_relaxed);
         },
         std::int64_t(1) << 62);
-    return bad;
+    return bad.load();
   }
 }
 

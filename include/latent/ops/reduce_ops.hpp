@@ -122,6 +122,7 @@ namespace detail {
 // sum is then a sum of rows, done without moving the data.
 template <class T>
 bool reduces_leading_dims(const Tensor<T>& x, const ReducePlan& p) {
+  if (std::is_same<T, bool>::value) return false;  // bool sums take the general path
   if (!x.is_contiguous() || p.rows <= 1 || p.row_length <= 1) return false;
   int d = 0;
   while (d < x.dim() && p.reduced[d]) ++d;
@@ -142,7 +143,7 @@ Tensor<T> Tensor<T>::sum(const DimList& dims, bool keepdim) const {
     T* o = out.data();
     const std::int64_t cols = p.rows, rows = p.row_length;
     parallel_for(0, cols, 256, [&](std::int64_t begin, std::int64_t end) {
-      kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
+      if constexpr (!std::is_same<T, bool>::value) kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
     });
   } else {
     out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });

@@ -3,7 +3,7 @@
 //
 // Each one is elementwise, y = f(x), with the gradient g * f'(x). The forward runs the
 // vectorised kernels of kernels/transcendental.hpp where there is one. The backward comes
-// in two forms that compute the same values:
+// in two forms that compute the same values (record_activation):
 //  - an ordinary backward (grad mode off inside it) makes g * f'(x) in one fused pass;
 //  - a backward that must itself be differentiable (create_graph, as for WGAN-GP) builds
 //    f'(x) from differentiable ops, so second and higher derivatives work.
@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../core/error.hpp"
@@ -40,7 +41,7 @@ namespace detail {
 // The values of x as a contiguous array (x itself when it already is one).
 template <class T>
 Tensor<T> activation_contiguous(const Tensor<T>& x) {
-  return x.is_contiguous() ? x.detach() : latent::detail::contiguous_copy(x);
+  return x.is_contiguous() ? x.detach() : contiguous_copy(x);
 }
 
 // y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
@@ -62,19 +63,29 @@ Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Ker
   return out;
 }
 
-// The gradient g * f'(x) of an activation: fused() in an ordinary backward, or
-// g * slope() built from differentiable ops when the gradient will be differentiated
-// (the engine runs a backward with grad mode on exactly when create_graph is set).
+// Attaches the backward of an activation y = f(x) to its output: fused(x, g) computes
+// g * f'(x) in an ordinary backward; slope(x) builds f'(x) from differentiable ops for a
+// backward that will be differentiated (the engine runs a backward with grad mode on
+// exactly when create_graph is set).
 template <class T, class Fused, class Slope>
-Tensor<T> activation_grad(const Tensor<T>& g, Fused fused, Slope slope) {
-  if (!is_grad_enabled()) return fused();
-  return g * slope();
+Tensor<T> record_activation(const Tensor<T>& out, const char* name, const Tensor<T>& x, Fused fused,
+                            Slope slope) {
+  return record<T>(out, name, {&x}, [x, fused, slope](const Tensor<T>& g) {
+    if (!is_grad_enabled()) return std::vector<Tensor<T>>{fused(x, g)};
+    return std::vector<Tensor<T>>{g * slope(x)};
+  });
 }
 
 // A mask as a tensor of 0s and 1s (a constant: no gradient flows through it).
 template <class T, class Pred>
 Tensor<T> activation_indicator(const Tensor<T>& x, Pred pred) {
-  return latent::detail::map<T>(x.detach(), [pred](T v) { return pred(v) ? T(1) : T(0); });
+  return map<T>(x.detach(), [pred](T v) { return pred(v) ? T(1) : T(0); });
+}
+
+// softplus(v) = max(v, 0) + log1p(exp(-|v|)): no overflow, no threshold.
+template <class T>
+T stable_softplus(T v) {
+  return (v > T(0) ? v : T(0)) + std::log1p(std::exp(-std::fabs(v)));
 }
 
 }  // namespace detail
@@ -92,8 +103,9 @@ Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = Scalar<T>(0.
   const T slope = negative_slope;
   Tensor<T> out = latent::detail::map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
   return record<T>(out, "leaky_relu", {&x}, [x, slope](const Tensor<T>& g) {
-    // f' is piecewise constant, so g * f'(x) is linear in g and its own derivative in x is 0.
-    const Tensor<T> factor = latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
+    // f' is piecewise constant: g * f'(x) is linear in g, and its derivative in x is 0.
+    const Tensor<T> factor =
+        latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
     return std::vector<Tensor<T>>{g * factor};
   });
 }
@@ -103,18 +115,16 @@ template <class T>
 Tensor<T> elu(const Tensor<T>& x, Scalar<T> alpha = Scalar<T>(1)) {
   const T a = alpha;
   Tensor<T> out = latent::detail::map<T>(x, [a](T v) { return v > T(0) ? v : a * std::expm1(v); });
-  return record<T>(out, "elu", {&x}, [x, a](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{latent::detail::activation_grad(
-        g,
-        [&] {
-          return latent::detail::map2<T>(x, g, "elu", [a](T v, T gv) { return v > T(0) ? gv : gv * a * std::exp(v); });
-        },
-        [&] {
-          // exp of min(x, 0): the branch not taken must stay finite, or 0 * inf = NaN.
-          const Tensor<bool> positive = gt(x.detach(), T(0));
-          return where(positive, T(1), exp(clamp(x, std::nullopt, T(0))) * a);
-        })};
-  });
+  return latent::detail::record_activation(
+      out, "elu", x,
+      [a](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "elu",
+                                       [a](T xv, T gv) { return xv > T(0) ? gv : gv * a * std::exp(xv); });
+      },
+      [a](const Tensor<T>& v) {
+        // exp of min(x, 0): the branch not taken must stay finite, or 0 * inf = NaN.
+        return where(gt(v.detach(), T(0)), T(1), exp(clamp(v, std::nullopt, T(0))) * a);
+      });
 }
 
 // gelu(x) = x Phi(x), Phi the standard normal CDF; approximate = "tanh" gives
@@ -126,111 +136,118 @@ Tensor<T> gelu(const Tensor<T>& x, const std::string& approximate = "none") {
   LATENT_CHECK(use_tanh || approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"",
                approximate, "\"");
   if (use_tanh) {
-    Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::gelu_tanh(in, y, n); });
-    return record<T>(out, "gelu", {&x}, [x](const Tensor<T>& g) {
-      return std::vector<Tensor<T>>{latent::detail::activation_grad(
-          g,
-          [&] {
-            return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
-              kernels::gelu_tanh_backward(in, go, gi, n);
-            });
-          },
-          [&] {
-            const Tensor<T> x2 = square(x);
-            const Tensor<T> s = sigmoid(x * (x2 * T(gelu_tanh_kappa) + T(1)) * T(2 * sqrt_2_over_pi));
-            const Tensor<T> du = (x2 * T(3 * gelu_tanh_kappa) + T(1)) * T(sqrt_2_over_pi);
-            return s * (x * du * (T(1) - s) * T(2) + T(1));
-          })};
-    });
-  }
-  Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::gelu(in, y, n); });
-  return record<T>(out, "gelu", {&x}, [x](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{latent::detail::activation_grad(
-        g,
-        [&] {
-          return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
-            kernels::gelu_backward(in, go, gi, n);
-          });
+    return latent::detail::record_activation(
+        latent::detail::activation_forward_kernel(
+            x, [](const T* in, T* y, std::int64_t n) { kernels::gelu_tanh(in, y, n); }),
+        "gelu", x,
+        [](const Tensor<T>& v, const Tensor<T>& g) {
+          return latent::detail::activation_backward_kernel(
+              v, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
+                kernels::gelu_tanh_backward(in, go, gi, n);
+              });
         },
-        [&] {
-          const Tensor<T> cdf = (erf(x * T(sqrt_half)) + T(1)) * T(0.5);
-          const Tensor<T> pdf = exp(square(x) * T(-0.5)) * T(inv_sqrt_2pi);
-          return cdf + x * pdf;
-        })};
-  });
+        [](const Tensor<T>& v) {
+          const Tensor<T> v2 = square(v);
+          const Tensor<T> s = sigmoid(v * (v2 * T(gelu_tanh_kappa) + T(1)) * T(2 * sqrt_2_over_pi));
+          const Tensor<T> du = (v2 * T(3 * gelu_tanh_kappa) + T(1)) * T(sqrt_2_over_pi);
+          return s * (v * du * (T(1) - s) * T(2) + T(1));
+        });
+  }
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [](const T* in, T* y, std::int64_t n) { kernels::gelu(in, y, n); }),
+      "gelu", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::activation_backward_kernel(
+            v, g,
+            [](const T* in, const T* go, T* gi, std::int64_t n) { kernels::gelu_backward(in, go, gi, n); });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> cdf = (erf(v * T(sqrt_half)) + T(1)) * T(0.5);
+        const Tensor<T> pdf = exp(square(v) * T(-0.5)) * T(inv_sqrt_2pi);
+        return cdf + v * pdf;
+      });
 }
 
 // silu(x) = x sigmoid(x) (also called swish).
 template <class T>
 Tensor<T> silu(const Tensor<T>& x) {
-  Tensor<T> out = latent::detail::activation_forward_kernel(x, [](const T* in, T* y, std::int64_t n) { kernels::silu(in, y, n); });
-  return record<T>(out, "silu", {&x}, [x](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{latent::detail::activation_grad(
-        g,
-        [&] {
-          return latent::detail::activation_backward_kernel(x, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
-            kernels::silu_backward(in, go, gi, n);
-          });
-        },
-        [&] {
-          const Tensor<T> s = sigmoid(x);
-          return s * (x * (T(1) - s) + T(1));
-        })};
-  });
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [](const T* in, T* y, std::int64_t n) { kernels::silu(in, y, n); }),
+      "silu", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::activation_backward_kernel(
+            v, g,
+            [](const T* in, const T* go, T* gi, std::int64_t n) { kernels::silu_backward(in, go, gi, n); });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> s = sigmoid(v);
+        return s * (v * (T(1) - s) + T(1));
+      });
 }
 
 // softplus(x) = log(1 + exp(beta x)) / beta, or x itself where beta x > threshold.
 template <class T>
 Tensor<T> softplus(const Tensor<T>& x, Scalar<T> beta = Scalar<T>(1), Scalar<T> threshold = Scalar<T>(20)) {
   const T b = beta, th = threshold;
-  Tensor<T> out = latent::detail::activation_forward_kernel(x, [b, th](const T* in, T* y, std::int64_t n) { kernels::softplus(in, y, n, b, th); });
-  return record<T>(out, "softplus", {&x}, [x, b, th](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{latent::detail::activation_grad(
-        g,
-        [&] {
-          return latent::detail::map2<T>(x, g, "softplus", [b, th](T v, T gv) {
-            const T z = v * b;
-            return z > th ? gv : gv / (T(1) + std::exp(-z));
-          });
-        },
-        [&] {
-          const Tensor<bool> linear = latent::detail::map<bool>(x.detach(), [b, th](T v) { return v * b > th; });
-          return where(linear, T(1), sigmoid(x * b));
-        })};
-  });
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [b, th](const T* in, T* y, std::int64_t n) { kernels::softplus(in, y, n, b, th); }),
+      "softplus", x,
+      [b, th](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "softplus", [b, th](T xv, T gv) {
+          const T z = xv * b;
+          return z > th ? gv : gv / (T(1) + std::exp(-z));
+        });
+      },
+      [b, th](const Tensor<T>& v) {
+        const Tensor<bool> linear =
+            latent::detail::map<bool>(v.detach(), [b, th](T xv) { return xv * b > th; });
+        return where(linear, T(1), sigmoid(v * b));
+      });
 }
 
-// logsigmoid(x) = log(sigmoid(x)) = -log(1 + exp(-x)), computed as
-// min(x, 0) - log1p(exp(-|x|)) so that it neither overflows nor cancels.
+// logsigmoid(x) = log(sigmoid(x)) = -log(1 + exp(-x)) = -softplus(-x), computed as
+// min(x, 0) - log1p(exp(-|x|)) so that it neither overflows nor cancels. In float this is
+// the softplus kernel with beta = -1 (softplus(x, beta) = log(1 + exp(beta x)) / beta) and
+// no threshold.
 template <class T>
 Tensor<T> logsigmoid(const Tensor<T>& x) {
-  Tensor<T> out = latent::detail::map<T>(x, [](T v) { return (v < T(0) ? v : T(0)) - std::log1p(std::exp(-std::fabs(v))); });
-  return record<T>(out, "logsigmoid", {&x}, [x](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{g * sigmoid(-x)};
-  });
+  Tensor<T> out;
+  if constexpr (std::is_same<T, float>::value) {
+    out = latent::detail::activation_forward_kernel(x, [](const float* in, float* y, std::int64_t n) {
+      kernels::softplus(in, y, n, -1.0f, std::numeric_limits<float>::infinity());
+    });
+  } else {
+    out = latent::detail::map<T>(x, [](T v) { return -latent::detail::stable_softplus(-v); });
+  }
+  return latent::detail::record_activation(
+      out, "logsigmoid", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "logsigmoid",
+                                       [](T xv, T gv) { return gv / (T(1) + std::exp(xv)); });
+      },
+      [](const Tensor<T>& v) { return sigmoid(-v); });
 }
 
 // mish(x) = x tanh(softplus(x)).
 template <class T>
 Tensor<T> mish(const Tensor<T>& x) {
-  // softplus(x) = max(x, 0) + log1p(exp(-|x|)), which never overflows.
-  const auto stable_softplus = [](T v) { return (v > T(0) ? v : T(0)) + std::log1p(std::exp(-std::fabs(v))); };
-  Tensor<T> out = latent::detail::map<T>(x, [stable_softplus](T v) { return v * std::tanh(stable_softplus(v)); });
-  return record<T>(out, "mish", {&x}, [x, stable_softplus](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{latent::detail::activation_grad(
-        g,
-        [&] {
-          return latent::detail::map2<T>(x, g, "mish", [stable_softplus](T v, T gv) {
-            const T t = std::tanh(stable_softplus(v));
-            const T s = T(1) / (T(1) + std::exp(-v));
-            return gv * (t + v * s * (T(1) - t * t));
-          });
-        },
-        [&] {
-          const Tensor<T> t = latent::tanh(softplus(x));
-          return t + x * sigmoid(x) * (T(1) - square(t));
-        })};
-  });
+  using latent::detail::stable_softplus;
+  return latent::detail::record_activation(
+      latent::detail::map<T>(x, [](T v) { return v * std::tanh(stable_softplus(v)); }), "mish", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "mish", [](T xv, T gv) {
+          const T t = std::tanh(stable_softplus(xv));
+          const T s = T(1) / (T(1) + std::exp(-xv));
+          return gv * (t + xv * s * (T(1) - t * t));
+        });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> t = latent::tanh(softplus(v));
+        return t + v * sigmoid(v) * (T(1) - square(t));
+      });
 }
 
 // hardtanh(x) = x clamped to [min_val, max_val]; the gradient is 1 strictly inside.
@@ -238,9 +255,13 @@ template <class T>
 Tensor<T> hardtanh(const Tensor<T>& x, Scalar<T> min_val = Scalar<T>(-1), Scalar<T> max_val = Scalar<T>(1)) {
   const T lo = min_val, hi = max_val;
   LATENT_CHECK(!(hi < lo), "hardtanh: min_val ", lo, " is greater than max_val ", hi);
-  Tensor<T> out = latent::detail::map<T>(x, [lo, hi](T v) { return v != v ? v : v < lo ? lo : v > hi ? hi : v; });
+  Tensor<T> out = latent::detail::map<T>(x, [lo, hi](T v) {
+    return v != v ? v : v < lo ? lo : v > hi ? hi : v;
+  });
   return record<T>(out, "hardtanh", {&x}, [x, lo, hi](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{g * latent::detail::activation_indicator(x, [lo, hi](T v) { return v > lo && v < hi; })};
+    const Tensor<T> inside =
+        latent::detail::activation_indicator(x, [lo, hi](T v) { return v > lo && v < hi; });
+    return std::vector<Tensor<T>>{g * inside};
   });
 }
 

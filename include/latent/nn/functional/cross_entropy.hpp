@@ -18,6 +18,8 @@
 //   l_k = -sum_c w[c] * q[k, c] * log p[k, c],  q = (1 - e) target + e / C
 // and "mean" divides by the number of samples (elements / C).
 //
+// As in PyTorch, the class weights of class-index losses are constants (no gradient).
+//
 // Picking x[k, t_k] is an op of its own (pick_classes), with its adjoint (place_classes)
 // as its backward and the pick again as the adjoint's backward, so second derivatives
 // of the losses work.
@@ -65,9 +67,8 @@ Tensor<T> pick_classes(const Tensor<T>& x, const std::shared_ptr<const ClassPick
       const std::int64_t k = b * s + j, t = pick->index[k];
       o[k] = t < 0 ? T(0) : pick->scale[k] * in[(b * c + t) * s + j];
     }
-  return record<T>(out, "pick_classes", {&x}, [pick](const Tensor<T>& g) {
-    return std::vector<Tensor<T>>{place_classes(g, pick)};
-  });
+  return record<T>(out, "pick_classes", {&x},
+                   [pick](const Tensor<T>& g) { return std::vector<Tensor<T>>{place_classes(g, pick)}; });
 }
 
 // The adjoint of pick_classes: zeros of input_shape with scale[k] * g[k] at each pick.
@@ -83,9 +84,8 @@ Tensor<T> place_classes(const Tensor<T>& g, const std::shared_ptr<const ClassPic
       const std::int64_t k = b * s + j, t = pick->index[k];
       if (t >= 0) o[(b * c + t) * s + j] = pick->scale[k] * in[k];
     }
-  return record<T>(out, "place_classes", {&g}, [pick](const Tensor<T>& gg) {
-    return std::vector<Tensor<T>>{pick_classes(gg, pick)};
-  });
+  return record<T>(out, "place_classes", {&g},
+                   [pick](const Tensor<T>& gg) { return std::vector<Tensor<T>>{pick_classes(gg, pick)}; });
 }
 
 // The class dim of a classification input: 1, or 0 for a single sample [C].
@@ -98,7 +98,8 @@ int class_dim(const Tensor<T>& input, const char* op) {
 // Checks shapes and targets and builds the pick of -w[t_k] * x[k, t_k].
 // total_weight = sum of w[t_k] over the targets that are not ignored.
 template <class T>
-std::shared_ptr<const ClassPick<T>> make_class_pick(const Tensor<T>& input, const Tensor<std::int64_t>& target,
+std::shared_ptr<const ClassPick<T>> make_class_pick(const Tensor<T>& input,
+                                                    const Tensor<std::int64_t>& target,
                                                     const Tensor<T>& weight, std::int64_t ignore_index,
                                                     const char* op, T& total_weight) {
   const int cd = class_dim(input, op);
@@ -109,17 +110,20 @@ std::shared_ptr<const ClassPick<T>> make_class_pick(const Tensor<T>& input, cons
   for (int i = 0; i < input.dim(); ++i) {
     if (i == cd) continue;
     expected.push_back(input.shape()[i]);
-    if (i < cd) pick->batch *= input.shape()[i];
-    else pick->spatial *= input.shape()[i];
+    if (i < cd)
+      pick->batch *= input.shape()[i];
+    else
+      pick->spatial *= input.shape()[i];
   }
-  LATENT_CHECK(target.shape() == expected, op, ": input of shape ", input.shape(), " needs a target of shape ",
-               expected, ", got ", target.shape());
+  LATENT_CHECK(target.shape() == expected, op, ": input of shape ", input.shape(),
+               " needs a target of shape ", expected, ", got ", target.shape());
   const std::int64_t c = pick->classes;
   LATENT_CHECK(!weight.defined() || weight.shape() == Shape{c}, op, ": weight must have shape [", c,
                "] (one per class), got ", weight.shape());
   pick->picked_shape = expected;
   const Tensor<std::int64_t> tc = target.is_contiguous() ? target : contiguous_copy(target);
-  const Tensor<T> wc = !weight.defined() || weight.is_contiguous() ? weight.detach() : contiguous_copy(weight);
+  const Tensor<T> wc =
+      !weight.defined() || weight.is_contiguous() ? weight.detach() : contiguous_copy(weight);
   const std::int64_t n = target.numel();
   pick->index.resize(static_cast<std::size_t>(n));
   pick->scale.resize(static_cast<std::size_t>(n));
@@ -143,9 +147,9 @@ std::shared_ptr<const ClassPick<T>> make_class_pick(const Tensor<T>& input, cons
 
 // nll_loss on log-probabilities; `op` names the public op in messages.
 template <class T>
-Tensor<T> nll_loss_impl(const Tensor<T>& log_probs, const Tensor<std::int64_t>& target, const Tensor<T>& weight,
-                        std::int64_t ignore_index, const nn::functional::Reduction& reduction, const char* op,
-                        T& total_weight) {
+Tensor<T> nll_loss_impl(const Tensor<T>& log_probs, const Tensor<std::int64_t>& target,
+                        const Tensor<T>& weight, std::int64_t ignore_index,
+                        const nn::functional::Reduction& reduction, const char* op, T& total_weight) {
   nn::functional::check_reduction(reduction, op);
   const auto pick = make_class_pick(log_probs, target, weight, ignore_index, op, total_weight);
   const Tensor<T> losses = pick_classes(log_probs, pick);
@@ -161,10 +165,12 @@ namespace nn::functional {
 // The negative log-likelihood of class-index targets, given log-probabilities
 // (e.g. the output of log_softmax): input [N, C] or [N, C, d1, ...] or [C].
 template <class T>
-Tensor<T> nll_loss(const Tensor<T>& input, const Tensor<std::int64_t>& target, const Tensor<T>& weight = Tensor<T>(),
-                   std::int64_t ignore_index = -100, const Reduction& reduction = Reduction::Mean) {
+Tensor<T> nll_loss(const Tensor<T>& input, const Tensor<std::int64_t>& target,
+                   const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
+                   const Reduction& reduction = Reduction::Mean) {
   T total_weight = T(0);
-  return latent::detail::nll_loss_impl(input, target, weight, ignore_index, reduction, "nll_loss", total_weight);
+  return latent::detail::nll_loss_impl(input, target, weight, ignore_index, reduction, "nll_loss",
+                                       total_weight);
 }
 
 // Cross-entropy of class-index targets with unnormalised scores (logits):
@@ -172,7 +178,8 @@ Tensor<T> nll_loss(const Tensor<T>& input, const Tensor<std::int64_t>& target, c
 template <class T>
 Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<std::int64_t>& target,
                         const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
-                        const Reduction& reduction = Reduction::Mean, Scalar<T> label_smoothing = Scalar<T>(0)) {
+                        const Reduction& reduction = Reduction::Mean,
+                        Scalar<T> label_smoothing = Scalar<T>(0)) {
   const char* op = "cross_entropy";
   const int cd = latent::detail::class_dim(input, op);
   LATENT_CHECK(label_smoothing >= T(0) && label_smoothing <= T(1), op,
@@ -188,11 +195,12 @@ Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<std::int64_t>& targ
   if (weight.defined()) {
     Shape class_shape = Dims::filled(input.dim(), 1);
     class_shape[cd] = input.shape()[cd];
-    smooth = -(log_probs * weight.reshape(class_shape)).sum(cd);
+    smooth = -(log_probs * weight.detach().reshape(class_shape)).sum(cd);
   } else {
     smooth = -log_probs.sum(cd);
   }
-  const Tensor<bool> ignored = latent::detail::map<bool>(target, [ignore_index](std::int64_t t) { return t == ignore_index; });
+  const Tensor<bool> ignored =
+      latent::detail::map<bool>(target, [ignore_index](std::int64_t t) { return t == ignore_index; });
   smooth = where(ignored, T(0), smooth);
   if (reduction.kind == Reduction::Sum) smooth = smooth.sum();
   if (reduction.kind == Reduction::Mean) smooth = smooth.sum() / total_weight;
@@ -203,8 +211,9 @@ Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<std::int64_t>& targ
 // Cross-entropy with probability targets (soft labels): target has the input's shape and
 // holds a distribution over the classes for each sample.
 template <class T>
-Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<T>& target, const Tensor<T>& weight = Tensor<T>(),
-                        std::int64_t ignore_index = -100, const Reduction& reduction = Reduction::Mean,
+Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<T>& target,
+                        const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
+                        const Reduction& reduction = Reduction::Mean,
                         Scalar<T> label_smoothing = Scalar<T>(0)) {
   const char* op = "cross_entropy";
   check_reduction(reduction, op);

@@ -106,7 +106,8 @@ Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<
     x_hat = a * real + (T(1) - a) * fake;
   }
   x_hat.requires_grad_(true);
-  const Tensor<T> squared_norm = square(latent::detail::critic_input_gradient(critic, x_hat, "gradient_penalty")).sum(1);
+  const Tensor<T> squared_norm =
+      square(latent::detail::critic_input_gradient(critic, x_hat, "gradient_penalty")).sum(1);
   const Tensor<bool> positive = gt(squared_norm.detach(), T(0));
   const Tensor<T> norm = where(positive, sqrt(where(positive, squared_norm, T(1))), T(0));
   return square(norm - target_norm).mean();
@@ -119,7 +120,8 @@ Tensor<T> r1_penalty(Critic&& critic, const Tensor<T>& real, Scalar<T> gamma = S
   EnableGradGuard enable_grad;
   Tensor<T> x = real.detach();
   x.requires_grad_(true);
-  const Tensor<T> squared_norm = square(latent::detail::critic_input_gradient(critic, x, "r1_penalty")).sum(1);
+  const Tensor<T> squared_norm =
+      square(latent::detail::critic_input_gradient(critic, x, "r1_penalty")).sum(1);
   return squared_norm.mean() * (gamma / T(2));
 }
 

@@ -18,8 +18,13 @@ struct Reduction {
   Kind kind = Mean;
   std::string name = "mean";  // as the caller spelled it, for error messages
 
-  Reduction(Kind k) : kind(k), name(k == None ? "none" : k == Sum ? "sum" : k == BatchMean ? "batchmean" : "mean") {}  // NOLINT: implicit by design
-  Reduction(const std::string& s) : kind(parse(s)), name(s) {}  // NOLINT
+  Reduction(Kind k)
+      : kind(k),
+        name(k == None        ? "none"
+             : k == Sum       ? "sum"
+             : k == BatchMean ? "batchmean"
+                              : "mean") {}                          // NOLINT: implicit by design
+  Reduction(const std::string& s) : kind(parse(s)), name(s) {}      // NOLINT
   Reduction(const char* s) : Reduction(std::string(s ? s : "")) {}  // NOLINT
 
  private:
@@ -43,11 +48,16 @@ inline void check_reduction(const Reduction& r, const char* op, bool allow_batch
 template <class T>
 Tensor<T> apply_reduction(const Tensor<T>& loss, const Reduction& r, const char* op) {
   switch (r.kind) {
-    case Reduction::None: return loss;
-    case Reduction::Sum: return loss.sum();
-    case Reduction::Mean: return loss.mean();
-    case Reduction::BatchMean: return loss.dim() == 0 ? loss.sum() : loss.sum() / static_cast<T>(loss.size(0));
-    case Reduction::Invalid: break;
+    case Reduction::None:
+      return loss;
+    case Reduction::Sum:
+      return loss.sum();
+    case Reduction::Mean:
+      return loss.mean();
+    case Reduction::BatchMean:
+      return loss.dim() == 0 ? loss.sum() : loss.sum() / static_cast<T>(loss.size(0));
+    case Reduction::Invalid:
+      break;
   }
   check_reduction(r, op);
   return loss;
