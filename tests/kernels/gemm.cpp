@@ -5,7 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -135,13 +137,14 @@ struct Shape {
   std::int64_t M, N, K;
 };
 
-// Empty, unit, prime, exactly one tile (6 x 16 for AVX2 float), one past a tile, and
-// larger than every block size (mc, kc, and the float NR of every ISA).
+// Empty, unit, prime, exactly one tile (6 x 16 for AVX2 float), one past a tile, larger
+// than every block size (mc, kc, nc), and small enough in M or N for A or B to be read in
+// place rather than packed.
 inline std::vector<Shape> test_shapes() {
-  return {{0, 0, 0},    {0, 5, 3},     {5, 0, 3},     {1, 1, 1},    {1, 1, 7},
-          {1, 17, 1},   {7, 1, 13},    {2, 3, 5},     {13, 17, 19}, {6, 16, 8},
-          {7, 17, 9},   {12, 32, 33},  {31, 37, 41},  {64, 64, 64}, {97, 61, 300},
-          {150, 45, 257}, {301, 70, 520}, {5, 129, 600}};
+  return {{0, 0, 0},     {0, 5, 3},      {5, 0, 3},      {1, 1, 1},     {1, 1, 7},
+          {1, 17, 1},    {7, 1, 13},     {2, 3, 5},      {13, 17, 19},  {6, 16, 8},
+          {7, 17, 9},    {12, 32, 33},   {31, 37, 41},   {64, 64, 64},  {97, 61, 300},
+          {150, 45, 257}, {301, 70, 520}, {301, 20, 520}, {5, 129, 600}, {3, 4100, 5}};
 }
 
 // Runs gemm with `threads` threads and returns C.
@@ -230,6 +233,29 @@ TEST_CASE("gemm: C with a non-unit column stride, and column-major C") {
     gemm_test::check_against_reference<float>(s.M, s.N, s.K, Layout::strided, Layout::strided,
                                               Layout::strided, 1.0f, 0.5f);
   }
+}
+
+TEST_CASE("gemm: negative strides (operands read backwards)") {
+  // A with its rows reversed and B with its columns reversed, as flipped views would be.
+  const std::int64_t M = 23, N = 37, K = 300;
+  const auto a = gemm_test::random_values<float>(M * K, 31);
+  const auto b = gemm_test::random_values<float>(K * N, 32);
+  std::vector<float> c(M * N), c_ref(M * N);
+  const float* a_last_row = a.data() + (M - 1) * K;
+  const float* b_last_column = b.data() + (N - 1);
+  latent::kernels::gemm<float>(M, N, K, 1.0f, a_last_row, -K, 1, b_last_column, N, -1, 0.0f,
+                               c.data(), N, 1);
+  latent::kernels::gemm_reference<float>(M, N, K, 1.0f, a_last_row, -K, 1, b_last_column, N,
+                                         -1, 0.0f, c_ref.data(), N, 1);
+  double worst = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(c[i]) - c_ref[i]));
+  }
+  CHECK(worst < 1e-3);
+  // Row 0 of the result is the last row of A times B reversed: spot-check one element.
+  double expected = 0;
+  for (std::int64_t p = 0; p < K; ++p) expected += double(a[(M - 1) * K + p]) * b[p * N + N - 1];
+  CHECK(std::fabs(c[0] - expected) < 1e-3);
 }
 
 TEST_CASE("gemm: K == 0 and alpha == 0 give beta * C without reading A or B") {

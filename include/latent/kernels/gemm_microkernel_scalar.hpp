@@ -5,8 +5,8 @@
 // columns) and a sliver of B (k_len rows, NR columns), keeping the whole tile in registers
 // while it runs down the shared dimension:
 //
-//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one fused multiply-add per term,
-//                                                         p in increasing order)
+//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one multiply-add per term, p in
+//                                                         increasing order)
 //   C(r, c)   = alpha * acc[r][c] + beta * C(r, c)      for the valid r < rows, c < cols
 //
 // Every element of C is thus summed in the same order whichever tile, block or thread
@@ -26,11 +26,14 @@
 #define LATENT_GEMM_UNROLL(n)
 #endif
 
-// Hints that the cache line holding *address will soon be read or written.
+// Hints that the cache line holding *address will soon be used: _L1 wants it in the
+// nearest cache, _L2 only in the second level (which it will not crowd out of L1).
 #if defined(__clang__) || defined(__GNUC__)
-#define LATENT_GEMM_PREFETCH(address) __builtin_prefetch(address)
+#define LATENT_GEMM_PREFETCH_L1(address) __builtin_prefetch((address), 0, 3)
+#define LATENT_GEMM_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
 #else
-#define LATENT_GEMM_PREFETCH(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L1(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L2(address) ((void)(address))
 #endif
 
 namespace latent::kernels::gemm_detail {
@@ -50,10 +53,10 @@ struct MicroTile {
   T* c;
   std::int64_t c_row_stride;
   std::int64_t c_col_stride;
-  int rows;                    // 1 <= rows <= MR
-  int cols;                    // 1 <= cols <= NR
+  int rows;  // 1 <= rows <= MR
+  int cols;  // 1 <= cols <= NR
   T alpha;
-  T beta;  // beta == 0: C is written without being read
+  T beta;    // beta == 0: C is written without being read
 };
 
 // C = alpha * acc + beta * C for the valid part of the tile; acc is row-major with rows of

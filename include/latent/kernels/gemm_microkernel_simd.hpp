@@ -56,8 +56,8 @@ struct SimdMicroKernel {
       for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
       a_row[r] = t.a + r * t.a_row_stride;
       // Ask for this row of the C tile now, so that it has arrived when the sums are done.
-      LATENT_GEMM_PREFETCH(t.c + r * t.c_row_stride);
-      LATENT_GEMM_PREFETCH(t.c + r * t.c_row_stride + (t.cols - 1) * t.c_col_stride);
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride);
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride + (t.cols - 1) * t.c_col_stride);
     }
 
     const std::int64_t a_k_stride = t.a_k_stride;

@@ -1,12 +1,12 @@
-// Packing for the blocked GEMM: copying a block of A or B into the order the micro-kernel
-// reads it, so that the innermost loop walks memory strictly forwards.
+// Packing for the blocked GEMM: copying a block of A or a panel of B into the order the
+// micro-kernel reads it, so that its innermost loop walks memory strictly forwards.
 //
-// A block of A (m x k) becomes panels of MR rows. Panel q holds, for p = 0, 1, ..., k-1,
+// An m x k block of A becomes slivers of MR rows. Sliver q holds, for p = 0, 1, ..., k-1,
 // the MR values A(q*MR + 0 .. q*MR + MR-1, p) side by side:
 //
 //   packed[q*MR*k + p*MR + r] = A(q*MR + r, p)            (0 where q*MR + r >= m)
 //
-// A block of B (k x n) becomes panels of NR columns. Panel q holds, for each p, the NR
+// A k x n panel of B becomes slivers of NR columns. Sliver q holds, for each p, the NR
 // values B(p, q*NR + 0 .. q*NR + NR-1):
 //
 //   packed[q*NR*k + p*NR + c] = B(p, q*NR + c)            (0 where q*NR + c >= n)
@@ -63,8 +63,8 @@ class AlignedScratch {
   std::size_t capacity_ = 0;
 };
 
-// Each thread owns two scratch areas: one for the blocks of A it packs for itself, one for
-// the panels of B that the calling thread packs and its workers share while it waits.
+// Each thread owns two scratch areas, one for the block of A and one for the panel of B it
+// is working on (threads never share packed data).
 inline AlignedScratch& thread_scratch_a() {
   thread_local AlignedScratch scratch;
   return scratch;
@@ -74,10 +74,10 @@ inline AlignedScratch& thread_scratch_b() {
   return scratch;
 }
 
-// One panel of A: rows [0, rows) of the block at `a` (k columns), rows >= `rows` zero.
+// One sliver of A: rows [0, rows) of the block at `a` (k columns), rows >= `rows` zero.
 template <int MR, class T>
-void pack_a_panel(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
-                  std::int64_t col_stride, T* LATENT_RESTRICT packed) {
+void pack_a_sliver(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
+                   std::int64_t col_stride, T* LATENT_RESTRICT packed) {
   if (rows == MR && col_stride == 1) {
     // Row-major source: MR rows read side by side, each forwards.
     const T* row[MR];
@@ -87,7 +87,7 @@ void pack_a_panel(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
       for (int r = 0; r < MR; ++r) packed[p * MR + r] = row[r][p];
     }
   } else if (rows == MR && row_stride == 1) {
-    // Column-major source: each column of the panel is MR contiguous values.
+    // Column-major source: each column of the sliver is MR contiguous values.
     for (std::int64_t p = 0; p < k; ++p) {
       std::memcpy(packed + p * MR, a + p * col_stride, MR * sizeof(T));
     }
@@ -100,22 +100,22 @@ void pack_a_panel(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
   }
 }
 
-// The whole m x k block of A, as ceil(m / MR) panels.
+// The whole m x k block of A, as ceil(m / MR) slivers.
 template <int MR, class T>
 void pack_a(std::int64_t m, std::int64_t k, const T* a, std::int64_t row_stride,
             std::int64_t col_stride, T* packed) {
   for (std::int64_t i = 0; i < m; i += MR) {
     const int rows = static_cast<int>(std::min<std::int64_t>(MR, m - i));
-    pack_a_panel<MR>(k, rows, a + i * row_stride, row_stride, col_stride, packed + i * k);
+    pack_a_sliver<MR>(k, rows, a + i * row_stride, row_stride, col_stride, packed + i * k);
   }
 }
 
-// One panel of B: columns [0, cols) of the block at `b` (k rows), columns >= `cols` zero.
+// One sliver of B: columns [0, cols) of the panel at `b` (k rows), columns >= `cols` zero.
 template <int NR, class T>
-void pack_b_panel(std::int64_t k, int cols, const T* b, std::int64_t row_stride,
-                  std::int64_t col_stride, T* LATENT_RESTRICT packed) {
+void pack_b_sliver(std::int64_t k, int cols, const T* b, std::int64_t row_stride,
+                   std::int64_t col_stride, T* LATENT_RESTRICT packed) {
   if (cols == NR && col_stride == 1) {
-    // Row-major source: each row of the panel is NR contiguous values.
+    // Row-major source: each row of the sliver is NR contiguous values.
     for (std::int64_t p = 0; p < k; ++p) {
       std::memcpy(packed + p * NR, b + p * row_stride, NR * sizeof(T));
     }
@@ -136,26 +136,27 @@ void pack_b_panel(std::int64_t k, int cols, const T* b, std::int64_t row_stride,
   }
 }
 
-// Panels [first, last) of the k x n block of B (panel q covers columns q*NR ...).
+// The whole k x n panel of B, as ceil(n / NR) slivers.
 template <int NR, class T>
-void pack_b(std::int64_t first, std::int64_t last, std::int64_t k, std::int64_t n, const T* b,
-            std::int64_t row_stride, std::int64_t col_stride, T* packed) {
-  // Whole panels of a row-major source: walk B row by row, so that the reads stream
-  // forwards through memory rather than jumping a row at every step.
-  const std::int64_t whole_last = std::min(last, n / NR);
-  if (col_stride == 1 && first < whole_last) {
+void pack_b(std::int64_t k, std::int64_t n, const T* b, std::int64_t row_stride,
+            std::int64_t col_stride, T* packed) {
+  std::int64_t j = 0;
+  if (col_stride == 1) {
+    // Whole slivers of a row-major source: walk B row by row, so that the reads stream
+    // forwards through memory (and the prefetchers see it) rather than jumping a row at
+    // every step.
+    const std::int64_t whole = n / NR * NR;
     for (std::int64_t p = 0; p < k; ++p) {
       const T* row = b + p * row_stride;
-      for (std::int64_t q = first; q < whole_last; ++q) {
-        std::memcpy(packed + q * NR * k + p * NR, row + q * NR, NR * sizeof(T));
+      for (std::int64_t c = 0; c < whole; c += NR) {
+        std::memcpy(packed + c * k + p * NR, row + c, NR * sizeof(T));
       }
     }
-    first = whole_last;
+    j = whole;
   }
-  for (std::int64_t q = first; q < last; ++q) {
-    const std::int64_t j = q * NR;
+  for (; j < n; j += NR) {
     const int cols = static_cast<int>(std::min<std::int64_t>(NR, n - j));
-    pack_b_panel<NR>(k, cols, b + j * col_stride, row_stride, col_stride, packed + j * k);
+    pack_b_sliver<NR>(k, cols, b + j * col_stride, row_stride, col_stride, packed + j * k);
   }
 }
 
