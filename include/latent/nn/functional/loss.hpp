@@ -90,8 +90,8 @@ Tensor<T> huber_loss(const Tensor<T>& input, const Tensor<T>& target,
 
 // -w (t log(x) + (1 - t) log(1 - x)) for probabilities x in [0, 1], each log clamped
 // at -100 as in PyTorch (so x = 0 or 1 gives a large finite loss, not inf). Its gradient
-// is PyTorch's: d/dx = w (x - t) / max(x (1 - x), 1e-12), d/dt = w (log(1-x) - log(x))
-// with the same clamps.
+// is PyTorch 1.13's: d/dx = w (x - t) / max(x (1 - x), eps) with eps the float 1e-12f
+// (also for double), and d/dt = w (log(1 - x) - log(x)), not clamped (infinite at 0, 1).
 template <class T>
 Tensor<T> binary_cross_entropy(const Tensor<T>& input, const Tensor<T>& target,
                                const Tensor<T>& weight = Tensor<T>(),
@@ -108,8 +108,8 @@ Tensor<T> binary_cross_entropy(const Tensor<T>& input, const Tensor<T>& target,
   const auto backward = [input, target, gx = input.requires_grad(),
                          gt = target.requires_grad()](const Tensor<T>& g) {
     Tensor<T> dx, dt;
-    if (gx) dx = g * (input - target) / clamp(input * (T(1) - input), T(1e-12));
-    if (gt) dt = g * (clamp(log1p(-input), T(-100)) - clamp(log(input), T(-100)));
+    if (gx) dx = g * (input - target) / clamp(input * (T(1) - input), T(1e-12f));
+    if (gt) dt = g * (log1p(-input) - log(input));
     return std::vector<Tensor<T>>{dx, dt};
   };
   losses = record<T>(losses, "binary_cross_entropy", {&input, &target}, backward);
