@@ -42,3 +42,5 @@
 #include "sample/token.hpp"
 #include "data.hpp"
 #include "metrics.hpp"
+#include "train/checkpoint.hpp"
+#include "train/cli.hpp"

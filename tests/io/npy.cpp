@@ -36,6 +36,8 @@ TEST_CASE("npy files written by NumPy load in every dtype, byte order and layout
   CHECK(f(3, 0) == doctest::Approx(3 * (3 / 4.0 - 1)));
   CHECK(io::load_npy<float>(fixture("f8_big.npy")).to_vector() == npy_test::expected_a());
   CHECK(io::load_npy<std::int64_t>(fixture("i8.npy")).to_vector() == std::vector<std::int64_t>{-5, 0, 7, 1LL << 40});
+  // Floats into an integer type are refused (found by the npy fuzzer: tests/fuzz/crashes/npy-1).
+  CHECK_THROWS_WITH_AS(io::load_npy<std::int64_t>(fixture("f4_c.npy")), doctest::Contains("cannot be read as int64"), Error);
   CHECK(io::load_npy<std::int64_t>(fixture("i2_big.npy")).to_vector() == std::vector<std::int64_t>{-300, 2, 3, 32000});
   CHECK(io::load_npy<double>(fixture("u1.npy")).to_vector() == std::vector<double>{0, 1, 255});
   CHECK(io::load_npy<std::int64_t>(fixture("b1.npy")).to_vector() == std::vector<std::int64_t>{1, 0, 1});

@@ -247,6 +247,8 @@ inline NpyArray read_npy(const std::string& path) {
 
 template <class T>
 Tensor<T> NpyArray::to_tensor() const {
+  LATENT_CHECK(std::is_floating_point<T>::value || kind != 'f', "npy: an array of dtype '", descr(),
+               "' cannot be read as ", dtype_name<T>(), " (floating-point values into an integer type)");
   Shape dims;
   for (std::int64_t d : shape) dims.push_back(d);
   // Fortran order is C order of the reversed shape, transposed back.
