@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <vector>
 
@@ -49,7 +48,8 @@ inline void check_index_range(const Tensor<std::int64_t>& index, std::int64_t si
 }
 
 // out[p] = x[p with p[dim] replaced by index[p]], for every position p of index's shape.
-// `index` may be a broadcast view (stride 0) and x any strided view; indices are checked.
+// `index` may be a broadcast view (stride 0) and x any strided view; the caller has
+// checked the indices.
 template <class T>
 Tensor<T> gather_values(const Tensor<T>& x, int dim, const Tensor<std::int64_t>& index) {
   Tensor<T> out(index.shape());

@@ -14,12 +14,13 @@
 // rms_norm scales each row of n = prod(normalized_shape) values by r = 1/sqrt(mean(x^2) + eps):
 //   y = x * r * weight,   dx = r * gh - x * r^3 * mean(gh * x),   dweight = sum(g * x * r)
 //
-// The forward is one fused pass for the statistics and one for the output. The backward
-// comes in two forms that compute the same values: an ordinary backward (grad mode off
-// inside it) runs fused loops on the saved statistics; one that must itself be
-// differentiable (create_graph) recomputes the statistics from x with differentiable ops,
-// so second derivatives work. Sums run in a fixed order, so any thread count gives the
-// same bits.
+// The forward runs plain loops: the statistics of each group (mean, then squared
+// deviations from it: stable for large offsets), the standardised values, the affine map in
+// place. The backward comes in two forms that compute the same values: an ordinary backward
+// (grad mode off inside it) runs fused loops on the saved statistics; one that must itself
+// be differentiable (create_graph) recomputes the statistics from x with differentiable
+// ops, so second derivatives work. Sums run in a fixed order, so any thread count gives
+// the same bits.
 #pragma once
 
 #include <algorithm>
