@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch twin of examples/mlp_fashion.cpp: the same MLP (784-256-256-10, ReLU, PyTorch's
-default init), data, standardisation, Adam, batch size and epochs; prints the same
+default init), data, standardisation, Adam with a per-step cosine decay, batch size and
+epochs; prints the same
 `result:` line.    /usr/bin/python3 examples/pytorch/mlp_fashion.py [--quick] [--epochs N]"""
 import time
 
@@ -26,6 +27,8 @@ test_x = ((test_x - mean) / std).flatten(1)
 
 model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
 opt = torch.optim.Adam(model.parameters(), lr=lr)
+steps_per_epoch = (len(train_x) + batch - 1) // batch
+schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
 start = time.perf_counter()
 for epoch in range(1, epochs + 1):
     order = torch.randperm(len(train_x))
@@ -36,6 +39,7 @@ for epoch in range(1, epochs + 1):
         loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
         loss.backward()
         opt.step()
+        schedule.step()
         total += loss.item()
         steps += 1
     with torch.no_grad():
