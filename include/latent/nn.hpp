@@ -12,5 +12,6 @@
 #include "nn/lora.hpp"
 #include "nn/module.hpp"
 #include "nn/positional.hpp"
+#include "nn/serialize.hpp"
 #include "nn/spectral_norm.hpp"
 #include "nn/transformer.hpp"

@@ -4,6 +4,7 @@
 
 #include <latent/latent.hpp>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -127,4 +128,18 @@ TEST_CASE("Sequential chains forward and names children by index") {
   CHECK_THROWS_AS(seq[3], Error);
   nn::Flatten<double> flat;
   CHECK(flat(zeros<double>({2, 3, 4})).shape() == Shape{2, 12});
+}
+
+TEST_CASE("a module's state dict round-trips through a safetensors file") {
+  Net a, b;
+  {
+    NoGradGuard no_grad;
+    a.second->shift.fill_(-2.5);
+  }
+  nn::save_safetensors("latent_test_module.safetensors", a);
+  nn::load_safetensors("latent_test_module.safetensors", b);
+  CHECK(b.second->shift.to_vector() == std::vector<double>{-2.5, -2.5});
+  Affine other(3);
+  CHECK_THROWS_AS(nn::load_safetensors("latent_test_module.safetensors", other), Error);
+  std::remove("latent_test_module.safetensors");
 }
