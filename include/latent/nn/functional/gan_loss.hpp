@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "../../core/error.hpp"
@@ -88,29 +89,41 @@ Tensor<T> wasserstein_g_loss(const Tensor<T>& fake_scores) {
   return -fake_scores.mean();
 }
 
-// WGAN-GP's penalty: E (||grad D(x_hat)|| - target_norm)^2 (see above). The norm of a
-// zero gradient is 0 with a zero gradient of its own (not the NaN of sqrt'(0)).
+// WGAN-GP's penalty: E (||grad D(x_hat)|| - target_norm)^2 (see above), the norm taken
+// over all of a sample's elements, at x_hat = alpha real + (1 - alpha) fake with one
+// alpha in [0, 1) per sample ([N], given here). The norm of a zero gradient is 0 with a
+// zero gradient of its own (not the NaN of sqrt'(0)).
 template <class T, class Critic>
-Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<T>& fake, Generator& gen,
+Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<T>& fake, const Tensor<T>& alpha,
                            Scalar<T> target_norm = Scalar<T>(1)) {
   LATENT_CHECK(real.dim() >= 1 && real.shape() == fake.shape(), "gradient_penalty: real ", real.shape(),
                " and fake ", fake.shape(), " must have one shape with a batch dim first");
+  LATENT_CHECK(alpha.dim() == 1 && alpha.shape()[0] == real.shape()[0], "gradient_penalty: alpha must have shape [",
+               real.shape()[0], "], got ", alpha.shape());
   // The penalty needs a graph even where the caller has turned gradients off.
   EnableGradGuard enable_grad;
   Shape per_sample = Dims::filled(real.dim(), 1);
   per_sample[0] = real.shape()[0];
-  const Tensor<T> a = rand<T>(per_sample, gen);
   Tensor<T> x_hat;
   {
     NoGradGuard no_grad;
-    x_hat = a * real + (T(1) - a) * fake;
+    const Tensor<T> a = alpha.detach().reshape(per_sample);
+    x_hat = a * real.detach() + (T(1) - a) * fake.detach();
   }
   x_hat.requires_grad_(true);
   const Tensor<T> squared_norm =
-      square(latent::detail::critic_input_gradient(critic, x_hat, "gradient_penalty")).sum(1);
+      square(latent::detail::critic_input_gradient(critic, x_hat, "gradient_penalty")).flatten(1).sum(1);
   const Tensor<bool> positive = gt(squared_norm.detach(), T(0));
   const Tensor<T> norm = where(positive, sqrt(where(positive, squared_norm, T(1))), T(0));
   return square(norm - target_norm).mean();
+}
+
+// The same with alpha ~ U[0, 1) drawn from `gen`.
+template <class T, class Critic>
+Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<T>& fake, Generator& gen,
+                           Scalar<T> target_norm = Scalar<T>(1)) {
+  LATENT_CHECK(real.dim() >= 1, "gradient_penalty: real needs a batch dim, got shape ", real.shape());
+  return gradient_penalty(std::forward<Critic>(critic), real, fake, rand<T>({real.shape()[0]}, gen), target_norm);
 }
 
 // R1: (gamma / 2) E ||grad D(x)||^2 over real samples x (see above).
@@ -121,7 +134,7 @@ Tensor<T> r1_penalty(Critic&& critic, const Tensor<T>& real, Scalar<T> gamma = S
   Tensor<T> x = real.detach();
   x.requires_grad_(true);
   const Tensor<T> squared_norm =
-      square(latent::detail::critic_input_gradient(critic, x, "r1_penalty")).sum(1);
+      square(latent::detail::critic_input_gradient(critic, x, "r1_penalty")).flatten(1).sum(1);
   return squared_norm.mean() * (gamma / T(2));
 }
 
