@@ -5,7 +5,39 @@
 
 // ---- latent/latent.hpp ----
 // latent: header-only generative models on the CPU. This umbrella header includes the
-// whole library; each part can also be included on its own.
+// whole library; each family header (latent/nn.hpp, latent/optim.hpp, latent/io.hpp,
+// latent/data.hpp, latent/metrics.hpp, ...) can also be included on its own.
+
+// ---- latent/core/allocator.hpp ----
+// Storage memory: 64-byte aligned blocks from a caching allocator.
+//
+// Fresh pages from the operating system are expensive (on the VMs we test on, the first
+// touch of a 4 KiB page costs ~12 us), and a training step frees and requests the same
+// sizes over and over. So freed blocks are kept in per-size-class free lists and handed
+// out again: in steady state a step asks the system for no new memory. Size classes are
+// 64-byte multiples up to 4 KiB, then eight classes per power of two (at most 12.5% waste).
+// The cache is bounded (set_cache_limit) and can be emptied (empty_cache). Thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <vector>
+
+// ---- latent/core/error.hpp ----
+// Error reporting. Every bad shape, bad argument or corrupt file ends in latent::fail(),
+// which throws latent::Error carrying a message that names the op and the offending
+// shapes or values, e.g. "matmul: [2, 3] @ [4, 5]: inner sizes 3 and 4 differ".
+// Built without exceptions, the same message goes to a handler the user may set
+// (set_error_handler); the default prints it and aborts.
+
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 // ---- latent/core/config.hpp ----
 // Configuration: version, feature detection and the switches a user may set before
@@ -93,19 +125,6 @@ struct BuildInfo {
 inline BuildInfo build_info() { return BuildInfo{}; }
 
 }  // namespace latent
-// ---- latent/core/error.hpp ----
-// Error reporting. Every bad shape, bad argument or corrupt file ends in latent::fail(),
-// which throws latent::Error carrying a message that names the op and the offending
-// shapes or values, e.g. "matmul: [2, 3] @ [4, 5]: inner sizes 3 and 4 differ".
-// Built without exceptions, the same message goes to a handler the user may set
-// (set_error_handler); the default prints it and aborts.
-
-#include <cstdio>
-#include <cstdlib>
-#include <sstream>
-#include <stdexcept>
-#include <string>
-#include <utility>
 
 namespace latent {
 
@@ -161,6 +180,130 @@ template <class... Parts>
   do {                                                \
     if (LATENT_UNLIKELY(!(cond))) ::latent::fail(__VA_ARGS__); \
   } while (0)
+
+namespace latent {
+
+constexpr std::size_t kAlignment = 64;
+
+namespace detail {
+
+// Rounds a request up to its size class.
+inline std::size_t size_class(std::size_t bytes) {
+  if (bytes <= 4096) return (bytes + 63) / 64 * 64;
+  int top = 63;
+  while (!(bytes >> top)) --top;                 // bytes in [2^top, 2^(top+1))
+  const std::size_t step = std::size_t(1) << (top - 3);  // eight classes per power of two
+  return (bytes + step - 1) / step * step;
+}
+
+inline void* system_alloc(std::size_t bytes) {
+  void* p = nullptr;
+#if defined(_WIN32)
+  p = _aligned_malloc(bytes, kAlignment);
+#else
+  if (posix_memalign(&p, kAlignment, bytes) != 0) p = nullptr;
+#endif
+  LATENT_CHECK(p != nullptr, "allocator: out of memory requesting ", bytes, " bytes");
+  return p;
+}
+
+inline void system_free(void* p) {
+#if defined(_WIN32)
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
+class CachingAllocator {
+ public:
+  void* allocate(std::size_t bytes) {
+    if (bytes == 0) return nullptr;
+    const std::size_t cls = size_class(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(cls);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_bytes_ -= cls;
+        return p;
+      }
+      ++system_requests_;
+    }
+    return system_alloc(cls);
+  }
+
+  void deallocate(void* p, std::size_t bytes) {
+    if (!p) return;
+    const std::size_t cls = size_class(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_bytes_ + cls <= limit_) {
+        free_[cls].push_back(p);
+        cached_bytes_ += cls;
+        return;
+      }
+    }
+    system_free(p);
+  }
+
+  void empty_cache() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& entry : free_)
+      for (void* p : entry.second) system_free(p);
+    free_.clear();
+    cached_bytes_ = 0;
+  }
+
+  void set_limit(std::size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      limit_ = bytes;
+    }
+    if (cached_bytes() > bytes) empty_cache();
+  }
+
+  std::size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_bytes_;
+  }
+  std::uint64_t system_requests() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return system_requests_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_bytes_ = 0;
+  std::size_t limit_ = std::size_t(4) << 30;  // 4 GiB unless set otherwise
+  std::uint64_t system_requests_ = 0;
+};
+
+// Created on first use (thread-safe) and never destroyed, so tensors that outlive main()
+// (in user statics) can still give their memory back; the cached blocks stay reachable.
+inline CachingAllocator& allocator() {
+  static CachingAllocator* instance = new CachingAllocator();
+  return *instance;
+}
+
+}  // namespace detail
+
+// 64-byte aligned memory of at least `bytes` bytes (nullptr for 0), from the cache.
+inline void* allocate_bytes(std::size_t bytes) { return detail::allocator().allocate(bytes); }
+// Returns a block from allocate_bytes(bytes) to the cache.
+inline void free_bytes(void* p, std::size_t bytes) { detail::allocator().deallocate(p, bytes); }
+
+// Frees every cached block back to the system.
+inline void empty_cache() { detail::allocator().empty_cache(); }
+// Caps the bytes the cache may hold (freed blocks beyond it go back to the system).
+inline void set_cache_limit(std::size_t bytes) { detail::allocator().set_limit(bytes); }
+// Bytes held in the cache now, and how many times the cache has asked the system.
+inline std::size_t cached_bytes() { return detail::allocator().cached_bytes(); }
+inline std::uint64_t system_allocations() { return detail::allocator().system_requests(); }
+
+}  // namespace latent
 // ---- latent/core/parallel.hpp ----
 // parallel_for: the one way the library runs a loop on several threads.
 //
@@ -171,7 +314,6 @@ template <class... Parts>
 // LATENT_NO_OPENMP) the chunks run in order on the calling thread.
 
 #include <algorithm>
-#include <cstdint>
 
 #if LATENT_HAS_OPENMP
 #include <omp.h>
@@ -268,7 +410,6 @@ inline void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grai
 #include <cmath>
 #include <numeric>
 #include <type_traits>
-#include <vector>
 
 namespace latent {
 
@@ -332,7 +473,11 @@ struct UnitBits<double> {
 
 // Box-Muller (see the top of the file): u1 in (0, 1], u2 in [0, 1) -> two N(0, 1).
 template <class T>
-inline std::pair<T, T> box_muller(T u1, T u2) {
+struct NormalPair {
+  T z0, z1;
+};
+template <class T>
+inline NormalPair<T> box_muller(T u1, T u2) {
   const T r = std::sqrt(T(-2) * std::log(u1));
   const T theta = T(6.283185307179586476925286766559) * u2;
   return {r * std::cos(theta), r * std::sin(theta)};
@@ -412,7 +557,7 @@ class Generator {
     LATENT_CHECK(stddev >= T(0), "normal: need stddev >= 0, got ", stddev);
     const T u1 = detail::UnitBits<T>::nonzero(next_bits<T>());
     const T u2 = detail::UnitBits<T>::half_open(next_bits<T>());
-    return mean + stddev * detail::box_muller(u1, u2).first;
+    return mean + stddev * detail::box_muller(u1, u2).z0;
   }
   std::int64_t randint(std::int64_t low, std::int64_t high) {  // in [low, high)
     LATENT_CHECK(low < high, "randint: need low < high, got low=", low, " high=", high);
@@ -444,11 +589,12 @@ class Generator {
     LATENT_CHECK(low <= high && std::isfinite(high - low),
                  "fill_uniform: need finite low <= high, got low=", low, " high=", high);
     using U = detail::UnitBits<T>;
+    const T width = high - low, below_high = std::nextafter(high, low);
     for_each_block(n, U::per_block, [&](std::uint64_t index, std::int64_t first, int count) {
       const PhiloxBlock words = block(index);
       for (int k = 0; k < count; ++k) {
-        const T x = low + (high - low) * U::half_open(U::from_block(words, k));
-        out[first + k] = x < high ? x : std::nextafter(high, low);  // rounding can reach high
+        const T x = low + width * U::half_open(U::from_block(words, k));
+        out[first + k] = x < high ? x : below_high;  // rounding can reach high
       }
     });
   }
@@ -463,8 +609,8 @@ class Generator {
       for (int k = 0; k < count; k += 2) {  // units k, k+1 -> elements k, k+1
         const auto z = detail::box_muller(U::nonzero(U::from_block(words, k)),
                                           U::half_open(U::from_block(words, k + 1)));
-        out[first + k] = mean + stddev * z.first;
-        if (k + 1 < count) out[first + k + 1] = mean + stddev * z.second;
+        out[first + k] = mean + stddev * z.z0;
+        if (k + 1 < count) out[first + k + 1] = mean + stddev * z.z1;
       }
     });
   }
@@ -533,30 +679,154 @@ class Generator {
 };
 
 }  // namespace latent
+// ---- latent/core/shape.hpp ----
+// Dims: a fixed-capacity inline array of up to 8 sizes or strides, so that describing a
+// tensor never touches the heap. Shape and Strides are the two names it goes by.
+
+#include <initializer_list>
+#include <ostream>
+
+namespace latent {
+
+constexpr int kMaxRank = 8;
+
+class Dims {
+ public:
+  Dims() = default;
+  Dims(std::initializer_list<std::int64_t> values) { assign(values.begin(), values.end()); }
+  explicit Dims(const std::vector<std::int64_t>& values) { assign(values.begin(), values.end()); }
+
+  // `rank` copies of `value`.
+  static Dims filled(int rank, std::int64_t value) {
+    Dims d;
+    d.resize(rank);
+    for (int i = 0; i < rank; ++i) d.data_[i] = value;
+    return d;
+  }
+
+  int size() const { return rank_; }
+  bool empty() const { return rank_ == 0; }
+  std::int64_t& operator[](int i) { return data_[i]; }
+  std::int64_t operator[](int i) const { return data_[i]; }
+  std::int64_t* begin() { return data_; }
+  std::int64_t* end() { return data_ + rank_; }
+  const std::int64_t* begin() const { return data_; }
+  const std::int64_t* end() const { return data_ + rank_; }
+  const std::int64_t* data() const { return data_; }
+  std::int64_t back() const { return data_[rank_ - 1]; }
+
+  void resize(int rank) {
+    LATENT_CHECK(rank >= 0 && rank <= kMaxRank, "tensor rank ", rank,
+                 " is beyond the supported maximum of ", kMaxRank);
+    for (int i = rank_; i < rank; ++i) data_[i] = 0;
+    rank_ = rank;
+  }
+  void push_back(std::int64_t v) {
+    resize(rank_ + 1);
+    data_[rank_ - 1] = v;
+  }
+  void insert(int pos, std::int64_t v) {
+    resize(rank_ + 1);
+    for (int i = rank_ - 1; i > pos; --i) data_[i] = data_[i - 1];
+    data_[pos] = v;
+  }
+  void erase(int pos) {
+    for (int i = pos; i + 1 < rank_; ++i) data_[i] = data_[i + 1];
+    --rank_;
+  }
+
+  // Product of the entries (1 for rank 0): the element count of a shape.
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= data_[i];
+    return n;
+  }
+  std::vector<std::int64_t> vec() const { return std::vector<std::int64_t>(begin(), end()); }
+
+  friend bool operator==(const Dims& a, const Dims& b) {
+    if (a.rank_ != b.rank_) return false;
+    for (int i = 0; i < a.rank_; ++i)
+      if (a.data_[i] != b.data_[i]) return false;
+    return true;
+  }
+  friend bool operator!=(const Dims& a, const Dims& b) { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& os, const Dims& d) {
+    os << '[';
+    for (int i = 0; i < d.rank_; ++i) os << (i ? ", " : "") << d.data_[i];
+    return os << ']';
+  }
+
+ private:
+  template <class It>
+  void assign(It first, It last) {
+    resize(static_cast<int>(last - first));
+    for (int i = 0; first != last; ++first, ++i) data_[i] = *first;
+  }
+
+  std::int64_t data_[kMaxRank] = {};
+  int rank_ = 0;
+};
+
+using Shape = Dims;
+using Strides = Dims;
+
+// Row-major (C order) strides of a shape, in elements.
+inline Strides contiguous_strides(const Shape& shape) {
+  Strides s = Dims::filled(shape.size(), 1);
+  for (int i = shape.size() - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+// Maps a possibly negative dim into [0, rank); `op` names the caller in the error.
+inline int wrap_dim(std::int64_t dim, int rank, const char* op) {
+  const int r = rank == 0 ? 1 : rank;  // a scalar accepts dim 0 and -1, as in PyTorch
+  LATENT_CHECK(dim >= -r && dim < r, op, ": dim ", dim, " is out of range for a tensor of rank ",
+               rank, " (expected [", -r, ", ", r - 1, "])");
+  return static_cast<int>(dim < 0 ? dim + r : dim);
+}
+
+// NumPy broadcasting of two shapes: align at the right; sizes must match or be 1.
+inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const int rank = a.size() > b.size() ? a.size() : b.size();
+  Shape out = Dims::filled(rank, 1);
+  for (int i = 0; i < rank; ++i) {
+    const int ia = a.size() - rank + i, ib = b.size() - rank + i;
+    const std::int64_t sa = ia >= 0 ? a[ia] : 1, sb = ib >= 0 ? b[ib] : 1;
+    LATENT_CHECK(sa == sb || sa == 1 || sb == 1, op, ": shapes ", a, " and ", b,
+                 " cannot be broadcast (size ", sa, " vs ", sb, " at dim ", i, ")");
+    out[i] = sa == 1 ? sb : sa;
+  }
+  return out;
+}
+
+}  // namespace latent
 
 // ---- latent/kernels/gemm.hpp ----
 // General matrix multiply, C = alpha * A @ B + beta * C, for float and double.
 //
 // gemm_reference.hpp holds the triple loop that defines the result; this file computes it
-// the way fast BLAS libraries do (the "BLIS" blocking), in five nested loops:
+// the way fast BLAS libraries do (the BLIS blocking), in five nested loops:
 //
-//   for jc in N, step nc                       a panel of nc columns of C and B
-//     for pc in K, step kc                     a slice of the shared dimension
-//       pack B[pc:+kc, jc:+nc]                 -> panels of NR columns (gemm_pack.hpp)
-//       for ic in M, step mc                   (split among threads)
-//         pack A[ic:+mc, pc:+kc]               -> panels of MR rows
-//         for jr in nc, step NR                a sliver of B, kept in L1
-//           for ir in mc, step MR              a sliver of A, streamed from L2
-//             C[ic+ir:+MR, jc+jr:+NR] += A sliver @ B sliver      (the micro-kernel)
+//   for jc in N, step nc                      a panel of nc columns of C and B
+//     for pc in K, step kc                    a slice of the shared dimension
+//       pack B[pc:+kc, jc:+nc]                -> slivers of NR columns   (L2 / L3)
+//       for ic in M, step mc                  a block of rows
+//         pack A[ic:+mc, pc:+kc]              -> slivers of MR rows      (L2)
+//         for jr in nc, step NR               one sliver of B            (L1)
+//           for ir in mc, step MR             one sliver of A
+//             C[ic+ir:+MR, jc+jr:+NR] = A sliver @ B sliver (+ C)   (the micro-kernel)
 //
 // The micro-kernel (gemm_microkernel_*.hpp) keeps its MR x NR tile of C in registers; the
-// block sizes keep its operands in cache. Packing is skipped where the source is already
-// laid out well enough (see `Plan`), which is what makes small products cheap.
+// block sizes keep its operands in cache; packing (gemm_pack.hpp) lays them out in the
+// order the kernel reads them. An operand that the kernels would read only once or twice,
+// or a row-major A block small enough to stay in cache, is used where it lies instead
+// (see make_plan), which is what keeps small products cheap.
 //
-// Determinism: K is cut into slices that depend on K alone, and each element of C is
-// summed by the micro-kernel in increasing p inside a slice, slice after slice. Threads
-// only share out the tiles of C (rows and columns, never K), so the result is bitwise the
-// same for any thread count, and whichever packing choice was made.
+// Threads: C is cut into a grid of rectangles, one per thread, along tile boundaries, and
+// each thread runs the loops above on its own rectangle (packing the A rows and B columns
+// it needs). K is never split, and K slices depend on K alone, so every element of C is
+// summed in the same order by the same kind of tile whatever the thread count: the result
+// is bitwise the same on 1 or N threads.
 
 // ---- latent/kernels/gemm_microkernel_avx2.hpp ----
 // The GEMM micro-kernel for AVX2 with FMA: 16 registers of 256 bits.
@@ -581,20 +851,21 @@ class Generator {
 #define LATENT_AMALGAMATED_LATENT_KERNELS_GEMM_MICROKERNEL_SIMD_HPP
 // The register-blocked GEMM micro-kernel, written once for every SIMD instruction set.
 //
-// The tile is MR rows by NV vectors of V::lanes values. For each p of the shared
+// The tile is up to MR rows by NV vectors of V::lanes values. For each p of the shared
 // dimension the kernel loads the NV vectors of row p of the B sliver, then for each row r
 // broadcasts the single value A(r, p) and does NV fused multiply-adds:
 //
 //   acc[r][v] += broadcast(A(r, p)) * B(p, v*lanes .. v*lanes + lanes-1)
 //
-// MR * NV accumulators stay in registers for the whole loop, so each value of A is used
-// NV * lanes times and each vector of B MR times per load. The vector set V supplies the
-// register type and six operations (zero, load, store, broadcast, splat, fma, mul); the
-// per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that the
-// accumulators, the B row and one broadcast fill the register file.
+// The MR * NV accumulators stay in registers for the whole loop, so each value of A is
+// used NV * lanes times and each vector of B MR times per load. The vector set V supplies
+// the register type and seven operations (zero, load, store, broadcast, splat, fma, mul);
+// the per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that
+// the accumulators, the B row and one broadcast fill the register file.
 //
-// This is gemm_microkernel_scalar.hpp's ScalarMicroKernel with the inner loop over c done
-// a vector at a time: the same terms, summed in the same order.
+// The kernel is compiled once for every row count 1..MR, so the last, partial panel of rows
+// costs only its real rows. It is ScalarMicroKernel (gemm_microkernel_scalar.hpp) with the
+// loop over columns done a vector at a time: the same terms, added in the same order.
 
 #include <cstdint>
 
@@ -608,14 +879,13 @@ class Generator {
 // columns) and a sliver of B (k_len rows, NR columns), keeping the whole tile in registers
 // while it runs down the shared dimension:
 //
-//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one fused multiply-add per term,
-//                                                         p in increasing order)
+//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one multiply-add per term, p in
+//                                                         increasing order)
 //   C(r, c)   = alpha * acc[r][c] + beta * C(r, c)      for the valid r < rows, c < cols
 //
 // Every element of C is thus summed in the same order whichever tile, block or thread
 // computes it, which is what makes the result independent of the thread count.
 
-#include <algorithm>
 #include <cstdint>
 
 // Fully unrolls the loop that follows (a compile-time trip count) so that arrays indexed
@@ -627,15 +897,23 @@ class Generator {
 #define LATENT_GEMM_UNROLL(n)
 #endif
 
+// Hints that the cache line holding *address will soon be used: _L1 wants it in the
+// nearest cache, _L2 only in the second level (which it will not crowd out of L1).
+#if defined(__clang__) || defined(__GNUC__)
+#define LATENT_GEMM_PREFETCH_L1(address) __builtin_prefetch((address), 0, 3)
+#define LATENT_GEMM_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
+#else
+#define LATENT_GEMM_PREFETCH_L1(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L2(address) ((void)(address))
+#endif
+
 namespace latent::kernels::gemm_detail {
 
 // Where one micro-kernel call reads and writes.
 template <class T>
 struct MicroTile {
-  std::int64_t k_len;          // length of the summed dimension
-  // A(r, p) = a[min(r, rows - 1) * a_row_stride + p * a_k_stride]: rows past the edge of
-  // C repeat the last real row, so an unpacked A needs no padding (those results are
-  // computed and dropped).
+  std::int64_t k_len;  // length of the summed dimension
+  // A(r, p) = a[r * a_row_stride + p * a_k_stride] for r < rows.
   const T* a;
   std::int64_t a_row_stride;
   std::int64_t a_k_stride;
@@ -646,17 +924,11 @@ struct MicroTile {
   T* c;
   std::int64_t c_row_stride;
   std::int64_t c_col_stride;
-  int rows;
-  int cols;
+  int rows;  // 1 <= rows <= MR
+  int cols;  // 1 <= cols <= NR
   T alpha;
-  T beta;                      // beta == 0: C is written without being read
+  T beta;    // beta == 0: C is written without being read
 };
-
-// Row r's start in A for a micro-kernel of MR rows (see MicroTile::a).
-template <class T>
-LATENT_ALWAYS_INLINE const T* sliver_row(const MicroTile<T>& t, int r) {
-  return t.a + std::min(r, t.rows - 1) * t.a_row_stride;
-}
 
 // C = alpha * acc + beta * C for the valid part of the tile; acc is row-major with rows of
 // `acc_stride` values. Used by every kernel for tiles that are partial or strided.
@@ -679,14 +951,11 @@ struct ScalarMicroKernel {
 
   static void run(const MicroTile<T>& t) {
     T acc[MR][NR] = {};
-    const T* a_row[MR];
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
     const T* b = t.b;
     for (std::int64_t p = 0; p < t.k_len; ++p, b += t.b_k_stride) {
-      LATENT_GEMM_UNROLL(4)
-      for (int r = 0; r < MR; ++r) {
-        const T a_rp = a_row[r][p * t.a_k_stride];
-        LATENT_GEMM_UNROLL(4)
+      for (int r = 0; r < t.rows; ++r) {
+        const T a_rp = t.a[r * t.a_row_stride + p * t.a_k_stride];
+        LATENT_GEMM_UNROLL(32)
         for (int c = 0; c < NR; ++c) acc[r][c] += a_rp * b[c];
       }
     }
@@ -715,42 +984,62 @@ struct SimdMicroKernel {
   static constexpr int mr = MR;
   static constexpr int nr = NV * V::lanes;
 
-  static void run(const MicroTile<T>& t) {
-    Reg acc[MR][NV];
+  static void run(const MicroTile<T>& t) { run_rows_at_most<MR>(t); }
+
+ private:
+  // Calls run_rows<t.rows>, choosing among the compiled row counts.
+  template <int Rows>
+  static LATENT_ALWAYS_INLINE void run_rows_at_most(const MicroTile<T>& t) {
+    if constexpr (Rows > 1) {
+      if (t.rows < Rows) {
+        run_rows_at_most<Rows - 1>(t);
+        return;
+      }
+    }
+    run_rows<Rows>(t);
+  }
+
+  template <int Rows>
+  static void run_rows(const MicroTile<T>& t) {
+    Reg acc[Rows][NV];
+    const T* a_row[Rows];
     LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+      a_row[r] = t.a + r * t.a_row_stride;
+      // Ask for this row of the C tile now, so that it has arrived when the sums are done.
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride);
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride + (t.cols - 1) * t.c_col_stride);
     }
-    const T* a_row[MR];
-    LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
 
     const std::int64_t a_k_stride = t.a_k_stride;
     const std::int64_t b_k_stride = t.b_k_stride;
+    const std::int64_t k_len = t.k_len;
     const T* b = t.b;
-    for (std::int64_t p = 0; p < t.k_len; ++p, b += b_k_stride) {
+    LATENT_GEMM_UNROLL(4)
+    for (std::int64_t p = 0; p < k_len; ++p, b += b_k_stride) {
       Reg b_row[NV];
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) b_row[v] = V::load(b + v * V::lanes);
       const std::int64_t a_offset = p * a_k_stride;
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         const Reg a_rp = V::broadcast(a_row[r] + a_offset);
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(a_rp, b_row[v], acc[r][v]);
       }
     }
 
-    if (t.rows == MR && t.cols == nr && t.c_col_stride == 1) {
-      // A whole tile with contiguous rows: update C straight from the registers,
+    if (t.cols == nr && t.c_col_stride == 1) {
+      // Whole rows of contiguous C: update C straight from the registers,
       // C = alpha * acc (+ beta * C, fused).
       const Reg alpha = V::splat(t.alpha);
       const Reg beta = V::splat(t.beta);
       const bool scale = t.alpha != T(1);
       const bool read_c = t.beta != T(0);
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         T* c_row = t.c + r * t.c_row_stride;
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) {
@@ -760,10 +1049,10 @@ struct SimdMicroKernel {
         }
       }
     } else {
-      // A partial or strided tile: spill the registers and let the scalar code write.
-      alignas(64) T spilled[MR * nr];
+      // Partial or strided rows: spill the registers and let the scalar code write.
+      alignas(64) T spilled[Rows * nr];
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) V::store(spilled + r * nr + v * V::lanes, acc[r][v]);
       }
@@ -852,20 +1141,21 @@ struct Avx2Gemm<double> : SimdMicroKernel<Avx2Vector<double>, 6, 2> {
 #define LATENT_AMALGAMATED_LATENT_KERNELS_GEMM_MICROKERNEL_SIMD_HPP
 // The register-blocked GEMM micro-kernel, written once for every SIMD instruction set.
 //
-// The tile is MR rows by NV vectors of V::lanes values. For each p of the shared
+// The tile is up to MR rows by NV vectors of V::lanes values. For each p of the shared
 // dimension the kernel loads the NV vectors of row p of the B sliver, then for each row r
 // broadcasts the single value A(r, p) and does NV fused multiply-adds:
 //
 //   acc[r][v] += broadcast(A(r, p)) * B(p, v*lanes .. v*lanes + lanes-1)
 //
-// MR * NV accumulators stay in registers for the whole loop, so each value of A is used
-// NV * lanes times and each vector of B MR times per load. The vector set V supplies the
-// register type and six operations (zero, load, store, broadcast, splat, fma, mul); the
-// per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that the
-// accumulators, the B row and one broadcast fill the register file.
+// The MR * NV accumulators stay in registers for the whole loop, so each value of A is
+// used NV * lanes times and each vector of B MR times per load. The vector set V supplies
+// the register type and seven operations (zero, load, store, broadcast, splat, fma, mul);
+// the per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that
+// the accumulators, the B row and one broadcast fill the register file.
 //
-// This is gemm_microkernel_scalar.hpp's ScalarMicroKernel with the inner loop over c done
-// a vector at a time: the same terms, summed in the same order.
+// The kernel is compiled once for every row count 1..MR, so the last, partial panel of rows
+// costs only its real rows. It is ScalarMicroKernel (gemm_microkernel_scalar.hpp) with the
+// loop over columns done a vector at a time: the same terms, added in the same order.
 
 #include <cstdint>
 
@@ -879,14 +1169,13 @@ struct Avx2Gemm<double> : SimdMicroKernel<Avx2Vector<double>, 6, 2> {
 // columns) and a sliver of B (k_len rows, NR columns), keeping the whole tile in registers
 // while it runs down the shared dimension:
 //
-//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one fused multiply-add per term,
-//                                                         p in increasing order)
+//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one multiply-add per term, p in
+//                                                         increasing order)
 //   C(r, c)   = alpha * acc[r][c] + beta * C(r, c)      for the valid r < rows, c < cols
 //
 // Every element of C is thus summed in the same order whichever tile, block or thread
 // computes it, which is what makes the result independent of the thread count.
 
-#include <algorithm>
 #include <cstdint>
 
 // Fully unrolls the loop that follows (a compile-time trip count) so that arrays indexed
@@ -898,15 +1187,23 @@ struct Avx2Gemm<double> : SimdMicroKernel<Avx2Vector<double>, 6, 2> {
 #define LATENT_GEMM_UNROLL(n)
 #endif
 
+// Hints that the cache line holding *address will soon be used: _L1 wants it in the
+// nearest cache, _L2 only in the second level (which it will not crowd out of L1).
+#if defined(__clang__) || defined(__GNUC__)
+#define LATENT_GEMM_PREFETCH_L1(address) __builtin_prefetch((address), 0, 3)
+#define LATENT_GEMM_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
+#else
+#define LATENT_GEMM_PREFETCH_L1(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L2(address) ((void)(address))
+#endif
+
 namespace latent::kernels::gemm_detail {
 
 // Where one micro-kernel call reads and writes.
 template <class T>
 struct MicroTile {
-  std::int64_t k_len;          // length of the summed dimension
-  // A(r, p) = a[min(r, rows - 1) * a_row_stride + p * a_k_stride]: rows past the edge of
-  // C repeat the last real row, so an unpacked A needs no padding (those results are
-  // computed and dropped).
+  std::int64_t k_len;  // length of the summed dimension
+  // A(r, p) = a[r * a_row_stride + p * a_k_stride] for r < rows.
   const T* a;
   std::int64_t a_row_stride;
   std::int64_t a_k_stride;
@@ -917,17 +1214,11 @@ struct MicroTile {
   T* c;
   std::int64_t c_row_stride;
   std::int64_t c_col_stride;
-  int rows;
-  int cols;
+  int rows;  // 1 <= rows <= MR
+  int cols;  // 1 <= cols <= NR
   T alpha;
-  T beta;                      // beta == 0: C is written without being read
+  T beta;    // beta == 0: C is written without being read
 };
-
-// Row r's start in A for a micro-kernel of MR rows (see MicroTile::a).
-template <class T>
-LATENT_ALWAYS_INLINE const T* sliver_row(const MicroTile<T>& t, int r) {
-  return t.a + std::min(r, t.rows - 1) * t.a_row_stride;
-}
 
 // C = alpha * acc + beta * C for the valid part of the tile; acc is row-major with rows of
 // `acc_stride` values. Used by every kernel for tiles that are partial or strided.
@@ -950,14 +1241,11 @@ struct ScalarMicroKernel {
 
   static void run(const MicroTile<T>& t) {
     T acc[MR][NR] = {};
-    const T* a_row[MR];
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
     const T* b = t.b;
     for (std::int64_t p = 0; p < t.k_len; ++p, b += t.b_k_stride) {
-      LATENT_GEMM_UNROLL(4)
-      for (int r = 0; r < MR; ++r) {
-        const T a_rp = a_row[r][p * t.a_k_stride];
-        LATENT_GEMM_UNROLL(4)
+      for (int r = 0; r < t.rows; ++r) {
+        const T a_rp = t.a[r * t.a_row_stride + p * t.a_k_stride];
+        LATENT_GEMM_UNROLL(32)
         for (int c = 0; c < NR; ++c) acc[r][c] += a_rp * b[c];
       }
     }
@@ -986,42 +1274,62 @@ struct SimdMicroKernel {
   static constexpr int mr = MR;
   static constexpr int nr = NV * V::lanes;
 
-  static void run(const MicroTile<T>& t) {
-    Reg acc[MR][NV];
+  static void run(const MicroTile<T>& t) { run_rows_at_most<MR>(t); }
+
+ private:
+  // Calls run_rows<t.rows>, choosing among the compiled row counts.
+  template <int Rows>
+  static LATENT_ALWAYS_INLINE void run_rows_at_most(const MicroTile<T>& t) {
+    if constexpr (Rows > 1) {
+      if (t.rows < Rows) {
+        run_rows_at_most<Rows - 1>(t);
+        return;
+      }
+    }
+    run_rows<Rows>(t);
+  }
+
+  template <int Rows>
+  static void run_rows(const MicroTile<T>& t) {
+    Reg acc[Rows][NV];
+    const T* a_row[Rows];
     LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+      a_row[r] = t.a + r * t.a_row_stride;
+      // Ask for this row of the C tile now, so that it has arrived when the sums are done.
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride);
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride + (t.cols - 1) * t.c_col_stride);
     }
-    const T* a_row[MR];
-    LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
 
     const std::int64_t a_k_stride = t.a_k_stride;
     const std::int64_t b_k_stride = t.b_k_stride;
+    const std::int64_t k_len = t.k_len;
     const T* b = t.b;
-    for (std::int64_t p = 0; p < t.k_len; ++p, b += b_k_stride) {
+    LATENT_GEMM_UNROLL(4)
+    for (std::int64_t p = 0; p < k_len; ++p, b += b_k_stride) {
       Reg b_row[NV];
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) b_row[v] = V::load(b + v * V::lanes);
       const std::int64_t a_offset = p * a_k_stride;
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         const Reg a_rp = V::broadcast(a_row[r] + a_offset);
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(a_rp, b_row[v], acc[r][v]);
       }
     }
 
-    if (t.rows == MR && t.cols == nr && t.c_col_stride == 1) {
-      // A whole tile with contiguous rows: update C straight from the registers,
+    if (t.cols == nr && t.c_col_stride == 1) {
+      // Whole rows of contiguous C: update C straight from the registers,
       // C = alpha * acc (+ beta * C, fused).
       const Reg alpha = V::splat(t.alpha);
       const Reg beta = V::splat(t.beta);
       const bool scale = t.alpha != T(1);
       const bool read_c = t.beta != T(0);
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         T* c_row = t.c + r * t.c_row_stride;
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) {
@@ -1031,10 +1339,10 @@ struct SimdMicroKernel {
         }
       }
     } else {
-      // A partial or strided tile: spill the registers and let the scalar code write.
-      alignas(64) T spilled[MR * nr];
+      // Partial or strided rows: spill the registers and let the scalar code write.
+      alignas(64) T spilled[Rows * nr];
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) V::store(spilled + r * nr + v * V::lanes, acc[r][v]);
       }
@@ -1123,20 +1431,21 @@ struct Avx512Gemm<double> : SimdMicroKernel<Avx512Vector<double>, 12, 2> {
 #define LATENT_AMALGAMATED_LATENT_KERNELS_GEMM_MICROKERNEL_SIMD_HPP
 // The register-blocked GEMM micro-kernel, written once for every SIMD instruction set.
 //
-// The tile is MR rows by NV vectors of V::lanes values. For each p of the shared
+// The tile is up to MR rows by NV vectors of V::lanes values. For each p of the shared
 // dimension the kernel loads the NV vectors of row p of the B sliver, then for each row r
 // broadcasts the single value A(r, p) and does NV fused multiply-adds:
 //
 //   acc[r][v] += broadcast(A(r, p)) * B(p, v*lanes .. v*lanes + lanes-1)
 //
-// MR * NV accumulators stay in registers for the whole loop, so each value of A is used
-// NV * lanes times and each vector of B MR times per load. The vector set V supplies the
-// register type and six operations (zero, load, store, broadcast, splat, fma, mul); the
-// per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that the
-// accumulators, the B row and one broadcast fill the register file.
+// The MR * NV accumulators stay in registers for the whole loop, so each value of A is
+// used NV * lanes times and each vector of B MR times per load. The vector set V supplies
+// the register type and seven operations (zero, load, store, broadcast, splat, fma, mul);
+// the per-ISA files (gemm_microkernel_avx2.hpp, ...) define V and pick MR and NV so that
+// the accumulators, the B row and one broadcast fill the register file.
 //
-// This is gemm_microkernel_scalar.hpp's ScalarMicroKernel with the inner loop over c done
-// a vector at a time: the same terms, summed in the same order.
+// The kernel is compiled once for every row count 1..MR, so the last, partial panel of rows
+// costs only its real rows. It is ScalarMicroKernel (gemm_microkernel_scalar.hpp) with the
+// loop over columns done a vector at a time: the same terms, added in the same order.
 
 #include <cstdint>
 
@@ -1150,14 +1459,13 @@ struct Avx512Gemm<double> : SimdMicroKernel<Avx512Vector<double>, 12, 2> {
 // columns) and a sliver of B (k_len rows, NR columns), keeping the whole tile in registers
 // while it runs down the shared dimension:
 //
-//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one fused multiply-add per term,
-//                                                         p in increasing order)
+//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one multiply-add per term, p in
+//                                                         increasing order)
 //   C(r, c)   = alpha * acc[r][c] + beta * C(r, c)      for the valid r < rows, c < cols
 //
 // Every element of C is thus summed in the same order whichever tile, block or thread
 // computes it, which is what makes the result independent of the thread count.
 
-#include <algorithm>
 #include <cstdint>
 
 // Fully unrolls the loop that follows (a compile-time trip count) so that arrays indexed
@@ -1169,15 +1477,23 @@ struct Avx512Gemm<double> : SimdMicroKernel<Avx512Vector<double>, 12, 2> {
 #define LATENT_GEMM_UNROLL(n)
 #endif
 
+// Hints that the cache line holding *address will soon be used: _L1 wants it in the
+// nearest cache, _L2 only in the second level (which it will not crowd out of L1).
+#if defined(__clang__) || defined(__GNUC__)
+#define LATENT_GEMM_PREFETCH_L1(address) __builtin_prefetch((address), 0, 3)
+#define LATENT_GEMM_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
+#else
+#define LATENT_GEMM_PREFETCH_L1(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L2(address) ((void)(address))
+#endif
+
 namespace latent::kernels::gemm_detail {
 
 // Where one micro-kernel call reads and writes.
 template <class T>
 struct MicroTile {
-  std::int64_t k_len;          // length of the summed dimension
-  // A(r, p) = a[min(r, rows - 1) * a_row_stride + p * a_k_stride]: rows past the edge of
-  // C repeat the last real row, so an unpacked A needs no padding (those results are
-  // computed and dropped).
+  std::int64_t k_len;  // length of the summed dimension
+  // A(r, p) = a[r * a_row_stride + p * a_k_stride] for r < rows.
   const T* a;
   std::int64_t a_row_stride;
   std::int64_t a_k_stride;
@@ -1188,17 +1504,11 @@ struct MicroTile {
   T* c;
   std::int64_t c_row_stride;
   std::int64_t c_col_stride;
-  int rows;
-  int cols;
+  int rows;  // 1 <= rows <= MR
+  int cols;  // 1 <= cols <= NR
   T alpha;
-  T beta;                      // beta == 0: C is written without being read
+  T beta;    // beta == 0: C is written without being read
 };
-
-// Row r's start in A for a micro-kernel of MR rows (see MicroTile::a).
-template <class T>
-LATENT_ALWAYS_INLINE const T* sliver_row(const MicroTile<T>& t, int r) {
-  return t.a + std::min(r, t.rows - 1) * t.a_row_stride;
-}
 
 // C = alpha * acc + beta * C for the valid part of the tile; acc is row-major with rows of
 // `acc_stride` values. Used by every kernel for tiles that are partial or strided.
@@ -1221,14 +1531,11 @@ struct ScalarMicroKernel {
 
   static void run(const MicroTile<T>& t) {
     T acc[MR][NR] = {};
-    const T* a_row[MR];
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
     const T* b = t.b;
     for (std::int64_t p = 0; p < t.k_len; ++p, b += t.b_k_stride) {
-      LATENT_GEMM_UNROLL(4)
-      for (int r = 0; r < MR; ++r) {
-        const T a_rp = a_row[r][p * t.a_k_stride];
-        LATENT_GEMM_UNROLL(4)
+      for (int r = 0; r < t.rows; ++r) {
+        const T a_rp = t.a[r * t.a_row_stride + p * t.a_k_stride];
+        LATENT_GEMM_UNROLL(32)
         for (int c = 0; c < NR; ++c) acc[r][c] += a_rp * b[c];
       }
     }
@@ -1257,42 +1564,62 @@ struct SimdMicroKernel {
   static constexpr int mr = MR;
   static constexpr int nr = NV * V::lanes;
 
-  static void run(const MicroTile<T>& t) {
-    Reg acc[MR][NV];
+  static void run(const MicroTile<T>& t) { run_rows_at_most<MR>(t); }
+
+ private:
+  // Calls run_rows<t.rows>, choosing among the compiled row counts.
+  template <int Rows>
+  static LATENT_ALWAYS_INLINE void run_rows_at_most(const MicroTile<T>& t) {
+    if constexpr (Rows > 1) {
+      if (t.rows < Rows) {
+        run_rows_at_most<Rows - 1>(t);
+        return;
+      }
+    }
+    run_rows<Rows>(t);
+  }
+
+  template <int Rows>
+  static void run_rows(const MicroTile<T>& t) {
+    Reg acc[Rows][NV];
+    const T* a_row[Rows];
     LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+      a_row[r] = t.a + r * t.a_row_stride;
+      // Ask for this row of the C tile now, so that it has arrived when the sums are done.
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride);
+      LATENT_GEMM_PREFETCH_L1(t.c + r * t.c_row_stride + (t.cols - 1) * t.c_col_stride);
     }
-    const T* a_row[MR];
-    LATENT_GEMM_UNROLL(32)
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
 
     const std::int64_t a_k_stride = t.a_k_stride;
     const std::int64_t b_k_stride = t.b_k_stride;
+    const std::int64_t k_len = t.k_len;
     const T* b = t.b;
-    for (std::int64_t p = 0; p < t.k_len; ++p, b += b_k_stride) {
+    LATENT_GEMM_UNROLL(4)
+    for (std::int64_t p = 0; p < k_len; ++p, b += b_k_stride) {
       Reg b_row[NV];
       LATENT_GEMM_UNROLL(32)
       for (int v = 0; v < NV; ++v) b_row[v] = V::load(b + v * V::lanes);
       const std::int64_t a_offset = p * a_k_stride;
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         const Reg a_rp = V::broadcast(a_row[r] + a_offset);
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(a_rp, b_row[v], acc[r][v]);
       }
     }
 
-    if (t.rows == MR && t.cols == nr && t.c_col_stride == 1) {
-      // A whole tile with contiguous rows: update C straight from the registers,
+    if (t.cols == nr && t.c_col_stride == 1) {
+      // Whole rows of contiguous C: update C straight from the registers,
       // C = alpha * acc (+ beta * C, fused).
       const Reg alpha = V::splat(t.alpha);
       const Reg beta = V::splat(t.beta);
       const bool scale = t.alpha != T(1);
       const bool read_c = t.beta != T(0);
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         T* c_row = t.c + r * t.c_row_stride;
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) {
@@ -1302,10 +1629,10 @@ struct SimdMicroKernel {
         }
       }
     } else {
-      // A partial or strided tile: spill the registers and let the scalar code write.
-      alignas(64) T spilled[MR * nr];
+      // Partial or strided rows: spill the registers and let the scalar code write.
+      alignas(64) T spilled[Rows * nr];
       LATENT_GEMM_UNROLL(32)
-      for (int r = 0; r < MR; ++r) {
+      for (int r = 0; r < Rows; ++r) {
         LATENT_GEMM_UNROLL(32)
         for (int v = 0; v < NV; ++v) V::store(spilled + r * nr + v * V::lanes, acc[r][v]);
       }
@@ -1381,8 +1708,8 @@ struct NeonGemm<double> : SimdMicroKernel<NeonVector<double>, 8, 3> {
 // columns) and a sliver of B (k_len rows, NR columns), keeping the whole tile in registers
 // while it runs down the shared dimension:
 //
-//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one fused multiply-add per term,
-//                                                         p in increasing order)
+//   acc[r][c] = sum_{p < k_len} A(r, p) * B(p, c)       (one multiply-add per term, p in
+//                                                         increasing order)
 //   C(r, c)   = alpha * acc[r][c] + beta * C(r, c)      for the valid r < rows, c < cols
 //
 // Every element of C is thus summed in the same order whichever tile, block or thread
@@ -1397,15 +1724,23 @@ struct NeonGemm<double> : SimdMicroKernel<NeonVector<double>, 8, 3> {
 #define LATENT_GEMM_UNROLL(n)
 #endif
 
+// Hints that the cache line holding *address will soon be used: _L1 wants it in the
+// nearest cache, _L2 only in the second level (which it will not crowd out of L1).
+#if defined(__clang__) || defined(__GNUC__)
+#define LATENT_GEMM_PREFETCH_L1(address) __builtin_prefetch((address), 0, 3)
+#define LATENT_GEMM_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
+#else
+#define LATENT_GEMM_PREFETCH_L1(address) ((void)(address))
+#define LATENT_GEMM_PREFETCH_L2(address) ((void)(address))
+#endif
+
 namespace latent::kernels::gemm_detail {
 
 // Where one micro-kernel call reads and writes.
 template <class T>
 struct MicroTile {
-  std::int64_t k_len;          // length of the summed dimension
-  // A(r, p) = a[min(r, rows - 1) * a_row_stride + p * a_k_stride]: rows past the edge of
-  // C repeat the last real row, so an unpacked A needs no padding (those results are
-  // computed and dropped).
+  std::int64_t k_len;  // length of the summed dimension
+  // A(r, p) = a[r * a_row_stride + p * a_k_stride] for r < rows.
   const T* a;
   std::int64_t a_row_stride;
   std::int64_t a_k_stride;
@@ -1416,17 +1751,11 @@ struct MicroTile {
   T* c;
   std::int64_t c_row_stride;
   std::int64_t c_col_stride;
-  int rows;
-  int cols;
+  int rows;  // 1 <= rows <= MR
+  int cols;  // 1 <= cols <= NR
   T alpha;
-  T beta;                      // beta == 0: C is written without being read
+  T beta;    // beta == 0: C is written without being read
 };
-
-// Row r's start in A for a micro-kernel of MR rows (see MicroTile::a).
-template <class T>
-LATENT_ALWAYS_INLINE const T* sliver_row(const MicroTile<T>& t, int r) {
-  return t.a + std::min(r, t.rows - 1) * t.a_row_stride;
-}
 
 // C = alpha * acc + beta * C for the valid part of the tile; acc is row-major with rows of
 // `acc_stride` values. Used by every kernel for tiles that are partial or strided.
@@ -1449,14 +1778,11 @@ struct ScalarMicroKernel {
 
   static void run(const MicroTile<T>& t) {
     T acc[MR][NR] = {};
-    const T* a_row[MR];
-    for (int r = 0; r < MR; ++r) a_row[r] = sliver_row(t, r);
     const T* b = t.b;
     for (std::int64_t p = 0; p < t.k_len; ++p, b += t.b_k_stride) {
-      LATENT_GEMM_UNROLL(4)
-      for (int r = 0; r < MR; ++r) {
-        const T a_rp = a_row[r][p * t.a_k_stride];
-        LATENT_GEMM_UNROLL(4)
+      for (int r = 0; r < t.rows; ++r) {
+        const T a_rp = t.a[r * t.a_row_stride + p * t.a_k_stride];
+        LATENT_GEMM_UNROLL(32)
         for (int c = 0; c < NR; ++c) acc[r][c] += a_rp * b[c];
       }
     }
@@ -1476,15 +1802,15 @@ struct ScalarGemm : ScalarMicroKernel<T, 4, 4> {
 }  // namespace latent::kernels::gemm_detail
 #endif  // LATENT_AMALGAMATED_LATENT_KERNELS_GEMM_MICROKERNEL_SCALAR_HPP
 // ---- latent/kernels/gemm_pack.hpp ----
-// Packing for the blocked GEMM: copying a block of A or B into the order the micro-kernel
-// reads it, so that the innermost loop walks memory strictly forwards.
+// Packing for the blocked GEMM: copying a block of A or a panel of B into the order the
+// micro-kernel reads it, so that its innermost loop walks memory strictly forwards.
 //
-// A block of A (m x k) becomes panels of MR rows. Panel q holds, for p = 0, 1, ..., k-1,
+// An m x k block of A becomes slivers of MR rows. Sliver q holds, for p = 0, 1, ..., k-1,
 // the MR values A(q*MR + 0 .. q*MR + MR-1, p) side by side:
 //
 //   packed[q*MR*k + p*MR + r] = A(q*MR + r, p)            (0 where q*MR + r >= m)
 //
-// A block of B (k x n) becomes panels of NR columns. Panel q holds, for each p, the NR
+// A k x n panel of B becomes slivers of NR columns. Sliver q holds, for each p, the NR
 // values B(p, q*NR + 0 .. q*NR + NR-1):
 //
 //   packed[q*NR*k + p*NR + c] = B(p, q*NR + c)            (0 where q*NR + c >= n)
@@ -1493,8 +1819,7 @@ struct ScalarGemm : ScalarMicroKernel<T, 4, 4> {
 // than a plain one and never needs a full extra copy. The buffers come from a per-thread
 // scratch area that only grows, so a program in steady state allocates nothing here.
 
-#include <cstddef>
-#include <new>
+#include <cstring>
 
 namespace latent::kernels::gemm_detail {
 
@@ -1534,8 +1859,8 @@ class AlignedScratch {
   std::size_t capacity_ = 0;
 };
 
-// Each thread owns two scratch areas: one for the blocks of A it packs for itself, one for
-// the panels of B that the calling thread packs and its workers share while it waits.
+// Each thread owns two scratch areas, one for the block of A and one for the panel of B it
+// is working on (threads never share packed data).
 inline AlignedScratch& thread_scratch_a() {
   thread_local AlignedScratch scratch;
   return scratch;
@@ -1545,70 +1870,89 @@ inline AlignedScratch& thread_scratch_b() {
   return scratch;
 }
 
-// One panel of A: rows [0, rows) of the m x k block at `a`, rows >= `rows` zero.
+// One sliver of A: rows [0, rows) of the block at `a` (k columns), rows >= `rows` zero.
 template <int MR, class T>
-void pack_a_panel(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
-                  std::int64_t col_stride, T* packed) {
-  if (rows == MR && row_stride == 1) {
-    // Column-major source: each column of the panel is MR contiguous values.
+void pack_a_sliver(std::int64_t k, int rows, const T* a, std::int64_t row_stride,
+                   std::int64_t col_stride, T* LATENT_RESTRICT packed) {
+  if (rows == MR && col_stride == 1) {
+    // Row-major source: MR rows read side by side, each forwards.
+    const T* row[MR];
+    for (int r = 0; r < MR; ++r) row[r] = a + r * row_stride;
     for (std::int64_t p = 0; p < k; ++p) {
-      const T* column = a + p * col_stride;
-      for (int r = 0; r < MR; ++r) packed[p * MR + r] = column[r];
+      LATENT_GEMM_UNROLL(32)
+      for (int r = 0; r < MR; ++r) packed[p * MR + r] = row[r][p];
     }
-    return;
-  }
-  // Any other source: walk each row forwards (row-major sources read contiguously).
-  for (int r = 0; r < MR; ++r) {
-    if (r < rows) {
-      const T* row = a + r * row_stride;
-      for (std::int64_t p = 0; p < k; ++p) packed[p * MR + r] = row[p * col_stride];
-    } else {
-      for (std::int64_t p = 0; p < k; ++p) packed[p * MR + r] = T(0);
+  } else if (rows == MR && row_stride == 1) {
+    // Column-major source: each column of the sliver is MR contiguous values.
+    for (std::int64_t p = 0; p < k; ++p) {
+      std::memcpy(packed + p * MR, a + p * col_stride, MR * sizeof(T));
+    }
+  } else {
+    for (std::int64_t p = 0; p < k; ++p) {
+      for (int r = 0; r < MR; ++r) {
+        packed[p * MR + r] = (r < rows) ? a[r * row_stride + p * col_stride] : T(0);
+      }
     }
   }
 }
 
-// The whole m x k block of A, as ceil(m / MR) panels.
+// The whole m x k block of A, as ceil(m / MR) slivers.
 template <int MR, class T>
 void pack_a(std::int64_t m, std::int64_t k, const T* a, std::int64_t row_stride,
             std::int64_t col_stride, T* packed) {
   for (std::int64_t i = 0; i < m; i += MR) {
     const int rows = static_cast<int>(std::min<std::int64_t>(MR, m - i));
-    pack_a_panel<MR>(k, rows, a + i * row_stride, row_stride, col_stride, packed + i * k);
+    pack_a_sliver<MR>(k, rows, a + i * row_stride, row_stride, col_stride, packed + i * k);
   }
 }
 
-// One panel of B: columns [0, cols) of the k x n block at `b`, columns >= `cols` zero.
+// One sliver of B: columns [0, cols) of the panel at `b` (k rows), columns >= `cols` zero.
 template <int NR, class T>
-void pack_b_panel(std::int64_t k, int cols, const T* b, std::int64_t row_stride,
-                  std::int64_t col_stride, T* packed) {
+void pack_b_sliver(std::int64_t k, int cols, const T* b, std::int64_t row_stride,
+                   std::int64_t col_stride, T* LATENT_RESTRICT packed) {
   if (cols == NR && col_stride == 1) {
-    // Row-major source: each row of the panel is NR contiguous values.
+    // Row-major source: each row of the sliver is NR contiguous values.
+    for (std::int64_t p = 0; p < k; ++p) {
+      std::memcpy(packed + p * NR, b + p * row_stride, NR * sizeof(T));
+    }
+  } else if (cols == NR && row_stride == 1) {
+    // Column-major source: NR columns read side by side, each forwards.
+    const T* column[NR];
+    for (int c = 0; c < NR; ++c) column[c] = b + c * col_stride;
+    for (std::int64_t p = 0; p < k; ++p) {
+      LATENT_GEMM_UNROLL(32)
+      for (int c = 0; c < NR; ++c) packed[p * NR + c] = column[c][p];
+    }
+  } else {
+    for (std::int64_t p = 0; p < k; ++p) {
+      for (int c = 0; c < NR; ++c) {
+        packed[p * NR + c] = (c < cols) ? b[p * row_stride + c * col_stride] : T(0);
+      }
+    }
+  }
+}
+
+// The whole k x n panel of B, as ceil(n / NR) slivers.
+template <int NR, class T>
+void pack_b(std::int64_t k, std::int64_t n, const T* b, std::int64_t row_stride,
+            std::int64_t col_stride, T* packed) {
+  std::int64_t j = 0;
+  if (col_stride == 1) {
+    // Whole slivers of a row-major source: walk B row by row, so that the reads stream
+    // forwards through memory (and the prefetchers see it) rather than jumping a row at
+    // every step.
+    const std::int64_t whole = n / NR * NR;
     for (std::int64_t p = 0; p < k; ++p) {
       const T* row = b + p * row_stride;
-      for (int c = 0; c < NR; ++c) packed[p * NR + c] = row[c];
+      for (std::int64_t c = 0; c < whole; c += NR) {
+        std::memcpy(packed + c * k + p * NR, row + c, NR * sizeof(T));
+      }
     }
-    return;
+    j = whole;
   }
-  // Any other source: walk each column forwards (column-major sources read contiguously).
-  for (int c = 0; c < NR; ++c) {
-    if (c < cols) {
-      const T* column = b + c * col_stride;
-      for (std::int64_t p = 0; p < k; ++p) packed[p * NR + c] = column[p * row_stride];
-    } else {
-      for (std::int64_t p = 0; p < k; ++p) packed[p * NR + c] = T(0);
-    }
-  }
-}
-
-// Panels [first, last) of the k x n block of B (panel q covers columns q*NR ...).
-template <int NR, class T>
-void pack_b(std::int64_t first, std::int64_t last, std::int64_t k, std::int64_t n, const T* b,
-            std::int64_t row_stride, std::int64_t col_stride, T* packed) {
-  for (std::int64_t q = first; q < last; ++q) {
-    const std::int64_t j = q * NR;
+  for (; j < n; j += NR) {
     const int cols = static_cast<int>(std::min<std::int64_t>(NR, n - j));
-    pack_b_panel<NR>(k, cols, b + j * col_stride, row_stride, col_stride, packed + j * k);
+    pack_b_sliver<NR>(k, cols, b + j * col_stride, row_stride, col_stride, packed + j * k);
   }
 }
 
@@ -1631,10 +1975,10 @@ void pack_b(std::int64_t first, std::int64_t last, std::int64_t k, std::int64_t 
 namespace latent::kernels {
 
 template <class T>
-void gemm_reference(std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-                    const T* A, std::int64_t a_row_stride, std::int64_t a_col_stride,
-                    const T* B, std::int64_t b_row_stride, std::int64_t b_col_stride,
-                    T beta, T* C, std::int64_t c_row_stride, std::int64_t c_col_stride) {
+void gemm_reference(std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                    std::int64_t a_row_stride, std::int64_t a_col_stride, const T* B,
+                    std::int64_t b_row_stride, std::int64_t b_col_stride, T beta, T* C,
+                    std::int64_t c_row_stride, std::int64_t c_col_stride) {
   LATENT_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm_reference: negative size M=", M, " N=", N,
                " K=", K);
   for (std::int64_t i = 0; i < M; ++i) {
@@ -1686,13 +2030,35 @@ struct Problem {
   std::int64_t c_row_stride, c_col_stride;
 };
 
-// C^T = B^T @ A^T: the same product seen through swapped strides, with every element of C
-// summed in the same order. Used to give the micro-kernel contiguous rows of C.
+// C^T = B^T @ A^T: the same product seen through swapped strides, every element of C
+// summed in the same order. Gives the micro-kernel contiguous rows of a column-major C.
 template <class T>
 Problem<T> transposed(const Problem<T>& p) {
-  return Problem<T>{p.N,         p.M,    p.K,      p.alpha,        p.B,
-                    p.b_col_stride, p.b_row_stride, p.A, p.a_col_stride, p.a_row_stride,
-                    p.beta,      p.C,    p.c_col_stride, p.c_row_stride};
+  Problem<T> t = p;
+  t.M = p.N;
+  t.N = p.M;
+  t.A = p.B;
+  t.a_row_stride = p.b_col_stride;
+  t.a_col_stride = p.b_row_stride;
+  t.B = p.A;
+  t.b_row_stride = p.a_col_stride;
+  t.b_col_stride = p.a_row_stride;
+  t.c_row_stride = p.c_col_stride;
+  t.c_col_stride = p.c_row_stride;
+  return t;
+}
+
+// The rectangle C[m_begin:m_end, n_begin:n_end] of the product, as a product of its own.
+template <class T>
+Problem<T> sub_problem(const Problem<T>& p, std::int64_t m_begin, std::int64_t m_end,
+                       std::int64_t n_begin, std::int64_t n_end) {
+  Problem<T> s = p;
+  s.M = m_end - m_begin;
+  s.N = n_end - n_begin;
+  s.A = p.A + m_begin * p.a_row_stride;
+  s.B = p.B + n_begin * p.b_col_stride;
+  s.C = p.C + m_begin * p.c_row_stride + n_begin * p.c_col_stride;
+  return s;
 }
 
 // C = beta * C (beta == 0 writes zeros without reading C).
@@ -1707,177 +2073,218 @@ void scale_c(const Problem<T>& p) {
   }
 }
 
-// `total` split into ceil(total / step) nearly equal pieces, each rounded up to a multiple
-// of `unit`. Depends only on its arguments, so K slices never depend on the thread count.
+// `total` cut into ceil(total / step) nearly equal pieces, each rounded up to a multiple
+// of `unit`; returns the piece size. Depends on its arguments alone.
 inline std::int64_t balanced_step(std::int64_t total, std::int64_t step, std::int64_t unit) {
   const std::int64_t pieces = std::max<std::int64_t>(1, (total + step - 1) / step);
   const std::int64_t size = (total + pieces - 1) / pieces;
   return (size + unit - 1) / unit * unit;
 }
 
-// How the tiles of one panel of C are shared out: a grid of m_parts x n_parts rectangles,
-// one task each. Splitting rows is preferred (each task then packs only its own A rows).
-struct Split {
-  std::int64_t m_parts = 1;
-  std::int64_t n_parts = 1;
-};
-
-inline Split choose_split(std::int64_t m_panels, std::int64_t n_panels, int threads) {
-  Split best;
-  std::int64_t best_cost = m_panels * n_panels;
-  for (std::int64_t m_parts = 1; m_parts <= threads; ++m_parts) {
-    for (std::int64_t n_parts = 1; m_parts * n_parts <= threads; ++n_parts) {
-      if (m_parts > m_panels || n_parts > n_panels) continue;
-      // Work of the busiest task, in micro-tiles.
-      const std::int64_t cost =
-          ((m_panels + m_parts - 1) / m_parts) * ((n_panels + n_parts - 1) / n_parts);
-      if (cost < best_cost || (cost == best_cost && n_parts < best.n_parts)) {
-        best = Split{m_parts, n_parts};
-        best_cost = cost;
-      }
-    }
-  }
-  return best;
-}
-
-// Products below this many multiply-adds run on the calling thread: waking the others costs
-// more than they would save.
-constexpr std::int64_t parallel_min_work = std::int64_t(1) << 20;
-
-// What the blocked driver decided for one product.
+// What the driver decided for one product.
 struct Plan {
-  std::int64_t kc = 0;   // length of a K slice
-  bool pack_a = true;    // false: the micro-kernel reads A where it lies
-  bool pack_b = true;    // false: ... and B (needs a unit column stride)
-  int threads = 1;
+  std::int64_t kc = 0;  // length of a K slice (the same for every thread count)
+  bool pack_a = true;   // false: the micro-kernel reads A where it lies
+  bool pack_b = true;   // false: ... and B, whose rows must then be contiguous
 };
 
 template <class G, class T>
 Plan make_plan(const Problem<T>& p) {
   Plan plan;
   plan.kc = balanced_step(p.K, G::kc, 1);
-  // An A sliver is read through broadcasts, so any layout works; a row-major one streams
-  // MR rows forwards. Packing pays off when the A block is reused across many B slivers.
-  plan.pack_a = !(p.a_col_stride == 1 && p.N <= 4 * G::nr);
-  // A B sliver is read a row of NR values at a time, which must be contiguous. Unpacked
-  // rows land anywhere in L1, so only a small B is read in place.
+  // An A sliver is read through broadcasts, so A could be used in any layout; a row-major
+  // A is read as MR forward streams. Packing pays for itself when the A block is reused
+  // by more than two B slivers, unless the block is small enough (64 KiB) to stay in cache
+  // where it lies, whatever its row stride.
+  const bool small_a = p.M * plan.kc * std::int64_t(sizeof(T)) <= 64 * 1024;
+  plan.pack_a = !(p.a_col_stride == 1 && (p.N <= 2 * G::nr || small_a));
+  // A B sliver is read one row of NR values at a time, so B must have contiguous rows to
+  // be used in place, and its rows then land anywhere in L1: only worth it when the
+  // sliver serves at most two A slivers.
   plan.pack_b = !(p.b_col_stride == 1 && p.M <= 2 * G::mr);
-  const bool big = p.M * p.N * p.K >= parallel_min_work;
-  plan.threads = (big && !in_parallel_region()) ? get_num_threads() : 1;
   return plan;
 }
 
-// One task: rows [m_begin, m_end) and columns [n_begin, n_end) of C (n_begin a multiple of
-// NR), over the K slice [pc, pc + kc). `b_packed` holds the packed B panel, or is null when
-// B is read in place.
+// Where the micro-kernels of one block find their operands, packed or in place:
+//   A sliver s (MR rows):    A(r, p) = a[s * a_sliver_step + r * a_row_stride + p * a_k_stride]
+//   B sliver q (NR columns): B(p, c) = b[q * b_sliver_step + p * b_k_stride + c],
+//                            except a ragged last sliver read in place, taken from b_edge.
+template <class T>
+struct BlockView {
+  const T* a;
+  std::int64_t a_sliver_step, a_row_stride, a_k_stride;
+  const T* b;
+  std::int64_t b_sliver_step, b_k_stride;
+  const T* b_edge;
+  bool b_packed;
+};
+
+// The two inner loops: C[0:mc, 0:nc] (at c) = A block @ B panel (+ beta C), one micro-tile
+// per pair of slivers, each B sliver kept in L1 while every A sliver passes it.
 template <class G, class T>
-void run_task(const Problem<T>& p, const Plan& plan, std::int64_t pc, std::int64_t kc, T beta,
-              const T* b_packed, std::int64_t m_begin, std::int64_t m_end,
-              std::int64_t n_begin, std::int64_t n_end) {
+void multiply_block(const BlockView<T>& v, std::int64_t mc, std::int64_t nc, std::int64_t kc,
+                    T* c, std::int64_t c_row_stride, std::int64_t c_col_stride, T alpha, T beta) {
   constexpr int MR = G::mr;
   constexpr int NR = G::nr;
-  const std::int64_t mc_step = balanced_step(m_end - m_begin, G::mc, MR);
-  // This thread's scratch: a packed A block, then one B sliver for a ragged edge.
-  const std::int64_t a_room = plan.pack_a ? mc_step * kc : 0;
-  T* scratch = thread_scratch_a().get<T>(a_room + kc * NR);
-  T* b_edge = scratch + a_room;
-
-  for (std::int64_t ic = m_begin; ic < m_end; ic += mc_step) {
-    const std::int64_t mc = std::min(mc_step, m_end - ic);
-    const T* a_block = p.A + ic * p.a_row_stride + pc * p.a_col_stride;
-    std::int64_t a_row_stride = p.a_row_stride, a_k_stride = p.a_col_stride;
-    std::int64_t a_sliver_step = MR * p.a_row_stride;
-    if (plan.pack_a) {
-      pack_a<MR>(mc, kc, a_block, p.a_row_stride, p.a_col_stride, scratch);
-      a_block = scratch;
-      a_row_stride = 1;
-      a_k_stride = MR;
-      a_sliver_step = MR * kc;
-    }
-    for (std::int64_t jr = n_begin; jr < n_end; jr += NR) {
-      const int cols = static_cast<int>(std::min<std::int64_t>(NR, n_end - jr));
-      const T* b_sliver = nullptr;
-      std::int64_t b_k_stride = NR;
-      if (b_packed != nullptr) {
-        b_sliver = b_packed + jr * kc;
-      } else if (cols == NR) {
-        b_sliver = p.B + pc * p.b_row_stride + jr;
-        b_k_stride = p.b_row_stride;
-      } else {
-        pack_b_panel<NR>(kc, cols, p.B + pc * p.b_row_stride + jr, p.b_row_stride, 1, b_edge);
-        b_sliver = b_edge;
+  const std::int64_t slivers = (nc + NR - 1) / NR;
+  const std::int64_t calls = (mc + MR - 1) / MR;  // micro-kernel calls per B sliver
+  for (std::int64_t q = 0; q < slivers; ++q) {
+    const int cols = static_cast<int>(std::min<std::int64_t>(NR, nc - q * NR));
+    const T* b_sliver = (cols < NR && !v.b_packed) ? v.b_edge : v.b + q * v.b_sliver_step;
+    const std::int64_t b_k_stride = (cols < NR && !v.b_packed) ? NR : v.b_k_stride;
+    // While the micro-kernels use this sliver, pull the next packed one from L3 toward L2,
+    // a share of its cache lines before each call.
+    const char* next = (v.b_packed && q + 1 < slivers)
+                           ? reinterpret_cast<const char*>(b_sliver + v.b_sliver_step)
+                           : nullptr;
+    const std::int64_t next_lines = NR * kc * std::int64_t(sizeof(T)) / 64;
+    for (std::int64_t s = 0; s < calls; ++s) {
+      if (next != nullptr) {
+        for (std::int64_t line = s * next_lines / calls; line < (s + 1) * next_lines / calls;
+             ++line) {
+          LATENT_GEMM_PREFETCH_L2(next + 64 * line);
+        }
       }
-      for (std::int64_t ir = 0; ir < mc; ir += MR) {
-        MicroTile<T> tile;
-        tile.k_len = kc;
-        tile.a = a_block + (ir / MR) * a_sliver_step;
-        tile.a_row_stride = a_row_stride;
-        tile.a_k_stride = a_k_stride;
-        tile.b = b_sliver;
-        tile.b_k_stride = b_k_stride;
-        tile.c = p.C + (ic + ir) * p.c_row_stride + jr * p.c_col_stride;
-        tile.c_row_stride = p.c_row_stride;
-        tile.c_col_stride = p.c_col_stride;
-        tile.rows = static_cast<int>(std::min<std::int64_t>(MR, mc - ir));
-        tile.cols = cols;
-        tile.alpha = p.alpha;
-        tile.beta = beta;
-        G::run(tile);
+      MicroTile<T> tile;
+      tile.k_len = kc;
+      tile.a = v.a + s * v.a_sliver_step;
+      tile.a_row_stride = v.a_row_stride;
+      tile.a_k_stride = v.a_k_stride;
+      tile.b = b_sliver;
+      tile.b_k_stride = b_k_stride;
+      tile.c = c + s * MR * c_row_stride + q * NR * c_col_stride;
+      tile.c_row_stride = c_row_stride;
+      tile.c_col_stride = c_col_stride;
+      tile.rows = static_cast<int>(std::min<std::int64_t>(MR, mc - s * MR));
+      tile.cols = cols;
+      tile.alpha = alpha;
+      tile.beta = beta;
+      G::run(tile);
+    }
+  }
+}
+
+// The five loops on one rectangle of C, on the calling thread.
+template <class G, class T>
+void gemm_serial(const Problem<T>& p, const Plan& plan) {
+  static_assert(G::mc % G::mr == 0 && G::nc % G::nr == 0, "gemm: blocks must hold whole slivers");
+  constexpr int MR = G::mr;
+  constexpr int NR = G::nr;
+  const std::int64_t mc_step = balanced_step(p.M, G::mc, MR);
+  const std::int64_t nc_step = std::min<std::int64_t>(G::nc, (p.N + NR - 1) / NR * NR);
+  // This thread's scratch: one packed block of A, one packed panel of B (or, when B is
+  // read in place, room for the one sliver at a ragged right edge).
+  T* a_packed = plan.pack_a ? thread_scratch_a().get<T>(mc_step * plan.kc) : nullptr;
+  T* b_packed = thread_scratch_b().get<T>((plan.pack_b ? nc_step : NR) * plan.kc);
+
+  for (std::int64_t jc = 0; jc < p.N; jc += nc_step) {
+    const std::int64_t nc = std::min(nc_step, p.N - jc);
+    for (std::int64_t pc = 0; pc < p.K; pc += plan.kc) {
+      const std::int64_t kc = std::min(plan.kc, p.K - pc);
+      // The first slice applies the caller's beta; later ones add to what it left.
+      const T beta = (pc == 0) ? p.beta : T(1);
+
+      BlockView<T> v;
+      v.b_packed = plan.pack_b;
+      v.b_edge = b_packed;
+      const T* b_panel = p.B + pc * p.b_row_stride + jc * p.b_col_stride;
+      if (plan.pack_b) {
+        pack_b<NR>(kc, nc, b_panel, p.b_row_stride, p.b_col_stride, b_packed);
+        v.b = b_packed;
+        v.b_sliver_step = NR * kc;
+        v.b_k_stride = NR;
+      } else {
+        v.b = b_panel;  // unit column stride
+        v.b_sliver_step = NR;
+        v.b_k_stride = p.b_row_stride;
+        const std::int64_t edge = nc / NR * NR;
+        if (edge < nc) {
+          pack_b_sliver<NR>(kc, static_cast<int>(nc - edge), b_panel + edge, p.b_row_stride,
+                            1, b_packed);
+        }
+      }
+
+      for (std::int64_t ic = 0; ic < p.M; ic += mc_step) {
+        const std::int64_t mc = std::min(mc_step, p.M - ic);
+        const T* a_block = p.A + ic * p.a_row_stride + pc * p.a_col_stride;
+        if (plan.pack_a) {
+          pack_a<MR>(mc, kc, a_block, p.a_row_stride, p.a_col_stride, a_packed);
+          v.a = a_packed;
+          v.a_sliver_step = MR * kc;
+          v.a_row_stride = 1;
+          v.a_k_stride = MR;
+        } else {
+          v.a = a_block;
+          v.a_sliver_step = MR * p.a_row_stride;
+          v.a_row_stride = p.a_row_stride;
+          v.a_k_stride = p.a_col_stride;
+        }
+        multiply_block<G>(v, mc, nc, kc, p.C + ic * p.c_row_stride + jc * p.c_col_stride,
+                          p.c_row_stride, p.c_col_stride, p.alpha, beta);
       }
     }
   }
 }
 
-// The blocked product (M, N, K > 0, alpha != 0).
+// How C is shared out: a grid of m_parts x n_parts rectangles, one per thread.
+struct Split {
+  std::int64_t m_parts = 1;
+  std::int64_t n_parts = 1;
+};
+
+// The grid whose busiest rectangle has the least work: its tiles (MR x NR multiply-adds
+// each, per step of K) plus the rows of A and columns of B it packs (about as costly as
+// 16 multiply-adds per value).
+template <class G>
+Split choose_split(std::int64_t m_tiles, std::int64_t n_tiles, int threads, const Plan& plan) {
+  Split best;
+  double best_cost = -1;
+  const std::int64_t most_m_parts = std::min<std::int64_t>(threads, m_tiles);
+  for (std::int64_t m_parts = 1; m_parts <= most_m_parts; ++m_parts) {
+    const std::int64_t n_parts = std::min<std::int64_t>(threads / m_parts, n_tiles);
+    const std::int64_t rows = (m_tiles + m_parts - 1) / m_parts;  // in tiles
+    const std::int64_t cols = (n_tiles + n_parts - 1) / n_parts;
+    const double packed = (plan.pack_a ? rows * G::mr : 0) + (plan.pack_b ? cols * G::nr : 0);
+    const double cost = double(rows) * double(cols) * G::mr * G::nr + 16.0 * packed;
+    if (best_cost < 0 || cost < best_cost) {
+      best = Split{m_parts, n_parts};
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// Products with fewer multiply-adds than this run on the calling thread: waking the others
+// would cost more than they save.
+inline constexpr std::int64_t parallel_min_work = std::int64_t(1) << 21;
+
+// The blocked product (M, N, K > 0, alpha != 0), on as many threads as it is worth.
 template <class G, class T>
 void gemm_blocked(const Problem<T>& p) {
   constexpr int MR = G::mr;
   constexpr int NR = G::nr;
   const Plan plan = make_plan<G>(p);
-  const std::int64_t m_panels = (p.M + MR - 1) / MR;
-
-  for (std::int64_t jc = 0; jc < p.N; jc += G::nc) {
-    const std::int64_t nc = std::min(G::nc, p.N - jc);
-    const std::int64_t n_panels = (nc + NR - 1) / NR;
-    const Split split = choose_split(m_panels, n_panels, plan.threads);
-    // The panel of C, A and B this jc iteration works on, columns counted from jc.
-    Problem<T> panel = p;
-    panel.N = nc;
-    panel.B = p.B + jc * p.b_col_stride;
-    panel.C = p.C + jc * p.c_col_stride;
-
-    for (std::int64_t pc = 0; pc < p.K; pc += plan.kc) {
-      const std::int64_t kc = std::min(plan.kc, p.K - pc);
-      // The first slice applies the caller's beta; later ones add to what it left.
-      const T beta = (pc == 0) ? p.beta : T(1);
-      T* b_packed = nullptr;
-      if (plan.pack_b) {
-        b_packed = thread_scratch_b().get<T>(n_panels * NR * kc);
-        const T* b_slice = panel.B + pc * p.b_row_stride;
-        const std::int64_t grain = (n_panels + plan.threads - 1) / plan.threads;
-        parallel_for(0, n_panels, plan.threads > 1 ? grain : n_panels,
-                     [&](std::int64_t first, std::int64_t last) {
-                       pack_b<NR>(first, last, kc, nc, b_slice, p.b_row_stride,
-                                  p.b_col_stride, b_packed);
-                     });
-      }
-      parallel_for(0, split.m_parts * split.n_parts, 1,
-                   [&](std::int64_t first, std::int64_t last) {
-                     for (std::int64_t task = first; task < last; ++task) {
-                       // Task (i, j) gets an even share of the row and column panels.
-                       const std::int64_t i = task / split.n_parts, j = task % split.n_parts;
-                       const std::int64_t m_begin = i * m_panels / split.m_parts * MR;
-                       const std::int64_t m_end =
-                           std::min(p.M, (i + 1) * m_panels / split.m_parts * MR);
-                       const std::int64_t n_begin = j * n_panels / split.n_parts * NR;
-                       const std::int64_t n_end =
-                           std::min(nc, (j + 1) * n_panels / split.n_parts * NR);
-                       run_task<G>(panel, plan, pc, kc, beta, b_packed, m_begin, m_end,
-                                   n_begin, n_end);
-                     }
-                   });
-    }
+  const bool big = double(p.M) * double(p.N) * double(p.K) >= double(parallel_min_work);
+  const int threads = (big && !in_parallel_region()) ? get_num_threads() : 1;
+  if (threads == 1) {
+    gemm_serial<G>(p, plan);
+    return;
   }
+  const std::int64_t m_tiles = (p.M + MR - 1) / MR;
+  const std::int64_t n_tiles = (p.N + NR - 1) / NR;
+  const Split split = choose_split<G>(m_tiles, n_tiles, threads, plan);
+  parallel_for(0, split.m_parts * split.n_parts, 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t part = first; part < last; ++part) {
+      // Rectangle (i, j) gets an even share of the tile rows and tile columns.
+      const std::int64_t i = part / split.n_parts;
+      const std::int64_t j = part % split.n_parts;
+      const std::int64_t m_begin = i * m_tiles / split.m_parts * MR;
+      const std::int64_t m_end = std::min(p.M, (i + 1) * m_tiles / split.m_parts * MR);
+      const std::int64_t n_begin = j * n_tiles / split.n_parts * NR;
+      const std::int64_t n_end = std::min(p.N, (j + 1) * n_tiles / split.n_parts * NR);
+      gemm_serial<G>(sub_problem(p, m_begin, m_end, n_begin, n_end), plan);
+    }
+  });
 }
 
 template <class T>
@@ -1889,22 +2296,22 @@ void gemm_dispatch(const Problem<T>& p) {
     gemm_reference(p.M, p.N, p.K, p.alpha, p.A, p.a_row_stride, p.a_col_stride, p.B,
                    p.b_row_stride, p.b_col_stride, p.beta, p.C, p.c_row_stride,
                    p.c_col_stride);
+  } else if (p.K == 0 || p.alpha == T(0)) {
+    scale_c(p);
+  } else if (p.c_col_stride != 1 && p.c_row_stride == 1) {
+    gemm_blocked<NativeGemm<T>>(transposed(p));  // column-major C
   } else {
-    if (p.K == 0 || p.alpha == T(0)) {
-      scale_c(p);
-    } else if (p.c_col_stride != 1 && p.c_row_stride == 1) {
-      gemm_blocked<NativeGemm<T>>(transposed(p));   // column-major C
-    } else {
-      gemm_blocked<NativeGemm<T>>(p);
-    }
+    gemm_blocked<NativeGemm<T>>(p);
   }
 }
 
 }  // namespace gemm_detail
 
 // C[M,N] = alpha * A[M,K] @ B[K,N] + beta * C, every operand with arbitrary row and column
-// strides (in elements). beta == 0 never reads C; alpha == 0 never reads A or B; K == 0
-// gives C = beta * C. Bitwise identical results for any thread count.
+// strides (in elements), so a transposed operand is the same memory with swapped strides.
+// beta == 0 never reads C; alpha == 0 never reads A or B; K == 0 gives C = beta * C.
+// Bitwise identical results for any thread count. T other than float and double uses the
+// reference loop.
 template <class T>
 void gemm(std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t a_row_stride, std::int64_t a_col_stride,
@@ -1916,8 +2323,9 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
                                                      c_col_stride});
 }
 
-// `batch` independent products: operand i starts at A + i * a_batch_stride (and so on).
-// Many small products run one per thread; a few large ones are each split.
+// `batch` independent products; product i reads A + i * a_batch_stride and
+// B + i * b_batch_stride and writes C + i * c_batch_stride. Many small products run one per
+// thread; a few large ones are each shared out.
 template <class T>
 void gemm_batched(std::int64_t batch, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
                   const T* A, std::int64_t a_batch_stride, std::int64_t a_row_stride,
@@ -1928,23 +2336,15777 @@ void gemm_batched(std::int64_t batch, std::int64_t M, std::int64_t N, std::int64
                   std::int64_t c_col_stride) {
   LATENT_CHECK(batch >= 0 && M >= 0 && N >= 0 && K >= 0, "gemm_batched: negative size batch=",
                batch, " M=", M, " N=", N, " K=", K);
-  auto one = [&](std::int64_t i) {
+  auto product = [&](std::int64_t i) {
     gemm(M, N, K, alpha, A + i * a_batch_stride, a_row_stride, a_col_stride,
          B + i * b_batch_stride, b_row_stride, b_col_stride, beta, C + i * c_batch_stride,
          c_row_stride, c_col_stride);
   };
-  const int threads = get_num_threads();
-  const bool small = M * N * K < gemm_detail::parallel_min_work;
-  const bool per_product = batch >= 4 * threads || batch % threads == 0;
-  if (threads > 1 && batch > 1 && (small || per_product)) {
+  const int threads = in_parallel_region() ? 1 : get_num_threads();
+  const bool small = double(M) * double(N) * double(K) < double(gemm_detail::parallel_min_work);
+  const bool even = batch % threads == 0 || batch >= 4 * threads;
+  if (threads > 1 && batch > 1 && (small || even)) {
+    // One product per thread at a time (each then runs on its thread alone).
     const std::int64_t grain = (batch + threads - 1) / threads;
     parallel_for(0, batch, grain, [&](std::int64_t first, std::int64_t last) {
-      for (std::int64_t i = first; i < last; ++i) one(i);
+      for (std::int64_t i = first; i < last; ++i) product(i);
     });
   } else {
-    for (std::int64_t i = 0; i < batch; ++i) one(i);
+    for (std::int64_t i = 0; i < batch; ++i) product(i);
   }
 }
 
 }  // namespace latent::kernels
+// ---- latent/kernels/reduce.hpp ----
+// Reductions of one contiguous row of n values.
+//
+// Sums are pairwise: the row is cut into blocks of 128, each summed with 8 running
+// partial sums (lanes i mod 8), and blocks are combined as a balanced binary tree. The
+// rounding error then grows like O(log n) instead of O(n) for a running sum, and the order
+// of additions is fixed by n alone, so every thread count gives the same bits.
+
+#include <limits>
+
+namespace latent::kernels {
+
+// sum over i of f(x[i]), pairwise.
+template <class T, class F>
+T sum_map(const T* x, std::int64_t n, F f) {
+  constexpr std::int64_t kBlock = 128;
+  if (n <= kBlock) {
+    T lanes[8] = {};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) lanes[j] += f(x[i + j]);
+    T tail = 0;
+    for (; i < n; ++i) tail += f(x[i]);
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail;
+  }
+  // Split at a multiple of the block size so the tree depends on n only.
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  const std::int64_t half = (blocks / 2) * kBlock;
+  return sum_map(x, half, f) + sum_map(x + half, n - half, f);
+}
+
+template <class T>
+T sum(const T* x, std::int64_t n) {
+  return sum_map(x, n, [](T v) { return v; });
+}
+
+// out[j] = sum over i < rows of x[i * stride + j], for j < cols: column sums of a
+// row-major block (the gradient of a broadcast bias). Runs of up to 64 rows are added in
+// order, and the runs combined as a balanced tree, as in sum_map.
+template <class T>
+void sum_columns(const T* x, std::int64_t rows, std::int64_t cols, std::int64_t stride, T* out) {
+  constexpr std::int64_t kBlock = 64;
+  if (rows <= kBlock) {
+    for (std::int64_t j = 0; j < cols; ++j) out[j] = T(0);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) out[j] += x[i * stride + j];
+    return;
+  }
+  const std::int64_t half = ((rows + kBlock - 1) / kBlock / 2) * kBlock;
+  std::vector<T> second(static_cast<std::size_t>(cols));
+  sum_columns(x, half, cols, stride, out);
+  sum_columns(x + half * stride, rows - half, cols, stride, second.data());
+  for (std::int64_t j = 0; j < cols; ++j) out[j] += second[static_cast<std::size_t>(j)];
+}
+
+// Largest value; NaN if any value is NaN (as torch.amax). -inf for an empty row.
+template <class T>
+T max(const T* x, std::int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  if constexpr (!std::numeric_limits<T>::has_infinity) m = std::numeric_limits<T>::lowest();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (x[i] != x[i]) return x[i];
+    if (x[i] > m) m = x[i];
+  }
+  return m;
+}
+
+template <class T>
+T min(const T* x, std::int64_t n) {
+  T m = std::numeric_limits<T>::infinity();
+  if constexpr (!std::numeric_limits<T>::has_infinity) m = std::numeric_limits<T>::max();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (x[i] != x[i]) return x[i];
+    if (x[i] < m) m = x[i];
+  }
+  return m;
+}
+
+// Index of the first largest (or smallest) value; NaN counts as the extreme, as PyTorch.
+template <class T, bool Largest>
+std::int64_t arg_extreme(const T* x, std::int64_t n) {
+  std::int64_t best = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (x[i] != x[i]) return i;
+    if (Largest ? x[i] > x[best] : x[i] < x[best]) best = i;
+  }
+  return best;
+}
+
+// log(sum(exp(x))), shifted by the maximum so no exp overflows.
+template <class T>
+T logsumexp(const T* x, std::int64_t n) {
+  const T m = max(x, n);
+  if (n == 0) return -std::numeric_limits<T>::infinity();
+  if (std::isinf(m) || std::isnan(m)) return m;
+  return m + std::log(sum_map(x, n, [m](T v) { return std::exp(v - m); }));
+}
+
+// Sum of squared deviations from the mean (two passes, stable for large offsets).
+template <class T>
+T squared_deviation(const T* x, std::int64_t n) {
+  if (n == 0) return T(0);
+  const T mean = sum(x, n) / static_cast<T>(n);
+  return sum_map(x, n, [mean](T v) { return (v - mean) * (v - mean); });
+}
+
+}  // namespace latent::kernels
+// ---- latent/kernels/strided_loop.hpp ----
+// The loop behind every elementwise op: N operands (output first) that share one shape,
+// each with its own strides (a stride of 0 broadcasts), walked row by row.
+//
+// Dims are first coalesced: dim i merges into dim i+1 when every operand steps over it
+// exactly as if the two were one dim (stride[i] == stride[i+1] * size[i+1]), so contiguous
+// tensors become one long row and the inner loop is a plain, vectorisable loop. Rows are
+// then cut into blocks and the blocks spread over threads by parallel_for; each element is
+// computed by exactly one call, so the result never depends on the thread count.
+
+namespace latent::kernels {
+
+template <int N>
+struct StridedLoop {
+  int rank = 0;
+  std::int64_t sizes[kMaxRank] = {};
+  std::int64_t strides[N][kMaxRank] = {};
+
+  StridedLoop(const Shape& shape, const std::array<Strides, N>& operand_strides) {
+    // Drop size-1 dims, then merge dims that are contiguous for every operand.
+    for (int d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 1) continue;
+      sizes[rank] = shape[d];
+      for (int k = 0; k < N; ++k) strides[k][rank] = operand_strides[k][d];
+      ++rank;
+    }
+    int merged = 0;
+    for (int d = 0; d < rank; ++d) {
+      if (merged > 0) {
+        bool mergeable = true;
+        for (int k = 0; k < N; ++k)
+          mergeable = mergeable && strides[k][merged - 1] == strides[k][d] * sizes[d];
+        if (mergeable) {
+          sizes[merged - 1] *= sizes[d];
+          for (int k = 0; k < N; ++k) strides[k][merged - 1] = strides[k][d];
+          continue;
+        }
+      }
+      sizes[merged] = sizes[d];
+      for (int k = 0; k < N; ++k) strides[k][merged] = strides[k][d];
+      ++merged;
+    }
+    rank = merged;
+  }
+
+  // Calls row(offsets, n, inner_strides) for every block of the innermost dim, where
+  // offsets[k] is operand k's element offset of the block's first element.
+  template <class RowFn>
+  void run(RowFn&& row, std::int64_t block = 8192) const {
+    if (rank == 0) {  // a single element
+      const std::int64_t zero[N] = {};
+      const std::int64_t one[N] = {};
+      row(zero, std::int64_t(1), one);
+      return;
+    }
+    const std::int64_t inner = sizes[rank - 1];
+    if (inner == 0) return;  // an empty tensor: nothing to visit
+    const std::int64_t blocks_per_row = (inner + block - 1) / block;
+    std::int64_t rows = 1;
+    for (int d = 0; d + 1 < rank; ++d) rows *= sizes[d];
+    std::int64_t inner_strides[N];
+    for (int k = 0; k < N; ++k) inner_strides[k] = strides[k][rank - 1];
+    const std::int64_t items = rows * blocks_per_row;
+    const std::int64_t work_per_item = inner < block ? inner : block;
+    const std::int64_t grain = (32768 + work_per_item - 1) / work_per_item;
+    parallel_for(0, items, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t item = begin; item < end; ++item) {
+        std::int64_t r = item / blocks_per_row;
+        const std::int64_t b = item % blocks_per_row;
+        std::int64_t offsets[N] = {};
+        for (int d = rank - 2; d >= 0; --d) {
+          const std::int64_t i = r % sizes[d];
+          r /= sizes[d];
+          for (int k = 0; k < N; ++k) offsets[k] += i * strides[k][d];
+        }
+        const std::int64_t start = b * block;
+        for (int k = 0; k < N; ++k) offsets[k] += start * inner_strides[k];
+        const std::int64_t n = inner - start < block ? inner - start : block;
+        row(static_cast<const std::int64_t*>(offsets), n,
+            static_cast<const std::int64_t*>(inner_strides));
+      }
+    });
+  }
+};
+
+// out[i] = fn(a[i]) over a shape, with strides per operand.
+template <class Out, class A, class Fn>
+void map_unary(const Shape& shape, Out* out, const Strides& out_strides, const A* a,
+               const Strides& a_strides, Fn fn) {
+  StridedLoop<2> loop(shape, {out_strides, a_strides});
+  loop.run([&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+    Out* o = out + off[0];
+    const A* x = a + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (std::int64_t i = 0; i < n; ++i) o[i] = fn(x[i]);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] = fn(x[i * st[1]]);
+    }
+  });
+}
+
+// out[i] = fn(a[i], b[i]) over a shape, with strides per operand (0 broadcasts).
+template <class Out, class A, class B, class Fn>
+void map_binary(const Shape& shape, Out* out, const Strides& out_strides, const A* a,
+                const Strides& a_strides, const B* b, const Strides& b_strides, Fn fn) {
+  StridedLoop<3> loop(shape, {out_strides, a_strides, b_strides});
+  loop.run([&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+    Out* o = out + off[0];
+    const A* x = a + off[1];
+    const B* y = b + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+      for (std::int64_t i = 0; i < n; ++i) o[i] = fn(x[i], y[i]);
+    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+      const B yv = *y;
+      for (std::int64_t i = 0; i < n; ++i) o[i] = fn(x[i], yv);
+    } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+      const A xv = *x;
+      for (std::int64_t i = 0; i < n; ++i) o[i] = fn(xv, y[i]);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] = fn(x[i * st[1]], y[i * st[2]]);
+    }
+  });
+}
+
+// out[i] = fn(a[i], b[i], c[i]).
+template <class Out, class A, class B, class C, class Fn>
+void map_ternary(const Shape& shape, Out* out, const Strides& out_strides, const A* a,
+                 const Strides& a_strides, const B* b, const Strides& b_strides, const C* c,
+                 const Strides& c_strides, Fn fn) {
+  StridedLoop<4> loop(shape, {out_strides, a_strides, b_strides, c_strides});
+  loop.run([&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+    Out* o = out + off[0];
+    const A* x = a + off[1];
+    const B* y = b + off[2];
+    const C* z = c + off[3];
+    for (std::int64_t i = 0; i < n; ++i)
+      o[i * st[0]] = fn(x[i * st[1]], y[i * st[2]], z[i * st[3]]);
+  });
+}
+
+}  // namespace latent::kernels
 // ---- latent/kernels/transcendental.hpp ----
+// Elementwise transcendental functions on arrays: exp, log, tanh, sigmoid, gelu,
+// gelu_tanh, silu, softplus, and the derivatives that backward passes need.
+//
+//   kernels::exp(x, y, n)                       y[i] = exp(x[i]), float or double; y may be x
+//   kernels::gelu_backward(x, grad_out, grad_in, n)
+//                                               grad_in[i] = grad_out[i] * gelu'(x[i])
+//
+// Accuracy. float results are within 1 ulp of the exact value (relative error < 1.2e-7,
+// almost always correctly rounded) over the whole float range: they are computed in double
+// precision and rounded once (see math_scalar.hpp). double results are the C library's
+// functions in PyTorch's formulas (scalar::); in a SIMD build, exp and the functions built
+// on it alone (sigmoid, silu, gelu_tanh, their derivatives) use the SIMD exp instead, within
+// 1 ulp of std::exp, and agree with the scalar versions to 4 ulp.
+//
+// Special values follow the C library and PyTorch: exp(-inf) = 0, log(0) = -inf,
+// log(x < 0) = NaN, tanh(+-inf) = +-1, sigmoid(+-inf) = 1 / 0, and x * (something that
+// tends to 0) gives NaN at -inf, as PyTorch does: gelu(-inf) = silu(-inf) = NaN.
+//
+// The per-element versions live in kernels::scalar (math_scalar.hpp) and the per-register
+// ones in kernels::avx512 / avx2 / neon (simd_*.hpp), for fused kernels to call.
+// Long arrays are cut into fixed chunks for parallel_for; every element is computed by
+// the same code whatever its position, so results never depend on the thread count.
+
+// ---- latent/kernels/math_scalar.hpp ----
+// Elementwise maths, one element at a time: the readable reference for every function of
+// kernels/transcendental.hpp, and the per-element versions that fused kernels call.
+//
+// float functions are evaluated in double precision and rounded to float once at the end.
+// The double-precision "cores" below (exp, expm1, log, log1p, erfcx) are accurate to about
+// 1e-12 relative, far below float's half-ulp of 6e-8, so the float results are correctly
+// rounded almost always and never more than 1 ulp away. Working in double also removes the
+// classic float traps: x^2 and x^3 of a float cannot overflow, float denormals are normal
+// doubles, and a tiny result (sigmoid(-80), gelu(-12)) is computed directly, never as the
+// difference of two numbers close to 1.
+//
+// double functions are written with the C library (std::exp, std::erfc, ...) in the same
+// formulas as PyTorch, so the library stays a float64 reference; where PyTorch's formula
+// loses relative accuracy for tiny results (gelu, gelu_tanh for x << 0) we use the exact
+// rewriting, which differs from PyTorch only by ~1e-16 * |x| in absolute terms.
+//
+// The SIMD twins (math_vector.hpp and the simd_*.hpp files) follow these functions line by
+// line, without branches.
+
+namespace latent::kernels {
+
+// Constants and polynomial coefficients, shared by the scalar code and its SIMD twins.
+namespace math_constants {
+
+inline constexpr double ln2 = 0.6931471805599453;
+// ln2 = ln2_hi + ln2_lo, where ln2_hi has only 29 significant bits, so that n * ln2_hi is
+// exact for |n| < 2^24 and x - n * ln2_hi loses nothing (Cody and Waite).
+inline constexpr double ln2_hi = 0.6931471806019545;
+inline constexpr double ln2_lo = -4.2009150726810846e-11;
+inline constexpr double log2e = 1.4426950408889634;  // 1 / ln2
+inline constexpr double sqrt2 = 1.4142135623730951;
+inline constexpr double sqrt_half = 0.7071067811865476;  // 1 / sqrt(2)
+inline constexpr double sqrt2_minus_1 = 0.41421356237309503;
+inline constexpr double inv_sqrt_2pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
+inline constexpr double sqrt_2_over_pi = 0.7978845608028654;
+inline constexpr double gelu_tanh_kappa = 0.044715;
+
+// exp(x) = 2^n exp(r), n = round(x / ln2), r = x - n ln2 in [-ln2/2, ln2/2].
+// exp(x) is +inf above exp_max_argument and 0 below exp_min_argument (in double); clamping
+// to them keeps n small enough to build 2^n.
+inline constexpr double exp_max_argument = 710.0;
+inline constexpr double exp_min_argument = -746.0;
+
+// exp(r) = sum_k r^k / k!. For |r| <= ln2 / 2 the first term left out after k = 13,
+// r^14 / 14!, is below 5e-18 relative: as accurate as double allows. Results rounded to
+// float need only the terms up to k = 10 (the next, r^11 / 11!, is below 3e-13).
+// clang-format off
+inline constexpr double exp_taylor[14] = {
+    1.0,           1.0,            1.0 / 2,         1.0 / 6,          1.0 / 24,
+    1.0 / 120,     1.0 / 720,      1.0 / 5040,      1.0 / 40320,      1.0 / 362880,
+    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800};
+// clang-format on
+inline constexpr int exp_terms_for_float = 11;
+
+// 2 atanh(f) = 2 f (1 + s/3 + s^2/5 + ... + s^6/13), s = f^2; for |f| <= 3 - 2 sqrt(2)
+// (= 0.1716) the first term left out is below 1.3e-12 relative.
+inline constexpr double atanh_series[7] = {1.0,     1.0 / 3,  1.0 / 5, 1.0 / 7,
+                                           1.0 / 9, 1.0 / 11, 1.0 / 13};
+
+// erfcx(z) = exp(z^2) erfc(z) for z >= 0, written as P(t) / (1 + 2z) with
+// t = (z - 3) / (z + 3). (1 + 2z) erfcx(z) is smooth on [0, inf), rising from 1 at z = 0
+// to 2 / sqrt(pi) as z -> inf, and t maps [0, inf) onto [-1, 1). P, of degree 15 in t, is
+// a weighted least-squares fit to the relative error (computed with 50-digit arithmetic);
+// its relative error is below 5e-12 on the whole half-line.
+inline constexpr double erfcx_scale = 3.0;
+inline constexpr double erfcx_poly[16] = {
+    1.2530080582683427,      -0.13562110603726918,    -0.047562294163435118,
+    0.12964515453155939,     -0.11927366774535796,    0.06830808561233663,
+    -0.023770476659103406,   0.0025290244895740132,   0.001888520004612159,
+    -0.00077859332168285587, -0.00010472993810902408, 0.00012269100742259148,
+    4.2991085498697568e-06,  -1.7349713965678082e-05, -1.2533225945965398e-07,
+    1.6769795204707449e-06};
+
+// Beyond this z, erfcx is used only where exp(-z^2) has already made the product 0; the
+// cap keeps t = (z - 3)/(z + 3) finite when z is infinite.
+inline constexpr double erfcx_max_argument = 1e6;
+
+}  // namespace math_constants
+
+namespace scalar {
+
+// Double-precision building blocks for the float functions (see the top of this file).
+namespace core {
+
+// c[0] + c[1] x + ... + c[Terms-1] x^(Terms-1), by Horner's rule (Terms defaults to all).
+template <int Terms = 0, int N>
+inline double polynomial(double x, const double (&c)[N]) {
+  constexpr int terms = Terms > 0 ? Terms : N;
+  static_assert(terms <= N, "polynomial: more terms than coefficients");
+  double p = c[terms - 1];
+  for (int k = terms - 2; k >= 0; --k) p = p * x + c[k];
+  return p;
+}
+
+// exp(x) = 2^n exp(r) with n = round(x / ln2) and r = x - n ln2 in [-ln2/2, ln2/2];
+// exp(r) by its Taylor series. Accurate to 3e-13 relative, for results rounded to float;
+// defined for every double (exp(inf) = inf, exp(-inf) = 0, NaN in, NaN out).
+inline double exp_for_float(double x) {
+  using namespace math_constants;
+  if (std::isnan(x)) return x;
+  if (x > exp_max_argument) x = exp_max_argument;
+  if (x < exp_min_argument) x = exp_min_argument;
+  const double n = std::nearbyint(x * log2e);
+  const double r = (x - n * ln2_hi) - n * ln2_lo;
+  return std::ldexp(polynomial<exp_terms_for_float>(r, exp_taylor), static_cast<int>(n));
+}
+
+// expm1(x) = exp(x) - 1. With exp(r) = 1 + r q(r), expm1(x) = 2^n r q(r) + (2^n - 1):
+// for |x| < ln2/2, n = 0 and the result r q(r) keeps full relative accuracy near 0,
+// where exp(x) - 1 would cancel. For |x| <= 700; accurate to 1e-12 relative.
+inline double expm1(double x) {
+  using namespace math_constants;
+  const double n = std::nearbyint(x * log2e);
+  const double r = (x - n * ln2_hi) - n * ln2_lo;
+  // q(r) = (exp(r) - 1) / r = sum_k r^k / (k + 1)!, to the same order as exp above
+  double q = exp_taylor[exp_terms_for_float - 1];
+  for (int k = exp_terms_for_float - 2; k >= 1; --k) q = q * r + exp_taylor[k];
+  const double scale = std::ldexp(1.0, static_cast<int>(n));
+  return scale * (r * q) + (scale - 1.0);
+}
+
+// 2 atanh(f) = log((1 + f) / (1 - f)), for |f| <= 0.1716.
+inline double log_of_ratio(double f) {
+  return 2.0 * f * polynomial(f * f, math_constants::atanh_series);
+}
+
+// log(x) for a positive, finite, normal x: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
+// log(x) = e ln2 + log(m), and log(m) = 2 atanh(f) with f = (m - 1) / (m + 1).
+inline double log(double x) {
+  using namespace math_constants;
+  int e = 0;
+  double m = std::frexp(x, &e);  // x = 2^e m, m in [1/2, 1)
+  if (m < sqrt_half) {
+    m *= 2.0;
+    e -= 1;
+  }
+  const double log_m = log_of_ratio((m - 1.0) / (m + 1.0));
+  return e * ln2_hi + (e * ln2_lo + log_m);
+}
+
+// log(1 + u) for u in [0, 1], accurate for tiny u (softplus of very negative x).
+// For u <= sqrt2 - 1, log(1 + u) = 2 atanh(u / (2 + u)), which never forms 1 + u;
+// above it, log(1 + u) = ln2 + log((1 + u) / 2) = ln2 + 2 atanh((u - 1) / (u + 3)).
+inline double log1p_unit(double u) {
+  using namespace math_constants;
+  if (u <= sqrt2_minus_1) return log_of_ratio(u / (2.0 + u));
+  return ln2 + log_of_ratio((u - 1.0) / (u + 3.0));
+}
+
+// erfcx(z) = exp(z^2) erfc(z) for z >= 0 (see erfcx_poly). erfc(z) = exp(-z^2) erfcx(z)
+// keeps full relative accuracy far into the tail, where 1 - erf(z) would be 0.
+inline double erfcx(double z) {
+  using namespace math_constants;
+  if (z > erfcx_max_argument) z = erfcx_max_argument;
+  const double t = (z - erfcx_scale) / (z + erfcx_scale);
+  return polynomial(t, erfcx_poly) / (1.0 + 2.0 * z);
+}
+
+// Phi(x) = P(N(0,1) <= x) = erfc(-x / sqrt2) / 2, given gauss = exp(-x^2 / 2):
+// the tail erfc(|x| / sqrt2) is gauss * erfcx(|x| / sqrt2), Phi(x) is half of it for
+// x < 0 and one minus half of it for x >= 0.
+inline double normal_cdf(double x, double gauss) {
+  const double tail = gauss * erfcx(std::fabs(x) * math_constants::sqrt_half);
+  return x < 0.0 ? 0.5 * tail : 1.0 - 0.5 * tail;
+}
+
+}  // namespace core
+
+// ---- float: computed in double, rounded once -------------------------------------------
+
+inline float exp(float x) { return static_cast<float>(core::exp_for_float(x)); }
+
+// log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, as in the C library.
+inline float log(float x) {
+  if (x > 0.0f && x < std::numeric_limits<float>::infinity())
+    return static_cast<float>(core::log(x));
+  if (x == 0.0f) return -std::numeric_limits<float>::infinity();
+  if (x == std::numeric_limits<float>::infinity()) return x;
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+// tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|): no cancellation near 0, and
+// tanh(|x| >= 20) is 1 even in double.
+inline float tanh(float x) {
+  if (std::isnan(x)) return x;
+  const double e = core::expm1(2.0 * std::fmin(std::fabs(x), 20.0));
+  return static_cast<float>(std::copysign(e / (e + 2.0), static_cast<double>(x)));
+}
+
+// sigmoid(x) = 1 / (1 + exp(-x)): for x << 0 this is exp(x) / (1 + exp(x)) with no
+// cancellation, so tiny results keep their relative accuracy.
+inline float sigmoid(float x) {
+  return static_cast<float>(1.0 / (1.0 + core::exp_for_float(-double{x})));
+}
+
+// silu(x) = x sigmoid(x). silu(-inf) = -inf / inf = NaN, as in PyTorch.
+inline float silu(float x) {
+  return static_cast<float>(x / (1.0 + core::exp_for_float(-double{x})));
+}
+
+// gelu(x) = x Phi(x) = x erfc(-x / sqrt2) / 2 (x^2 / 2 is exact for a float x).
+// gelu(-inf) = -inf * 0 = NaN, as in PyTorch.
+inline float gelu(float x) {
+  const double xd = x;
+  return static_cast<float>(xd * core::normal_cdf(xd, core::exp_for_float(-0.5 * xd * xd)));
+}
+
+// gelu_tanh(x) = x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3). Since
+// (1 + tanh(u)) / 2 = sigmoid(2u), this is x / (1 + exp(-2u)), exact for x << 0 too.
+inline float gelu_tanh(float x) {
+  using namespace math_constants;
+  const double xd = x;
+  const double u = sqrt_2_over_pi * (xd + gelu_tanh_kappa * xd * xd * xd);
+  return static_cast<float>(xd / (1.0 + core::exp_for_float(-2.0 * u)));
+}
+
+// softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold (PyTorch).
+// log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows. beta x is exact in
+// double, and the threshold test is made on it.
+inline float softplus(float x, float beta = 1.0f, float threshold = 20.0f) {
+  const double z = static_cast<double>(beta) * x;
+  if (z > threshold) return x;
+  const double soft = (z > 0.0 ? z : 0.0) + core::log1p_unit(core::exp_for_float(-std::fabs(z)));
+  return static_cast<float>(soft / beta);
+}
+
+// ---- double: the C library, in PyTorch's formulas ------------------------------------
+
+inline double exp(double x) { return std::exp(x); }
+inline double log(double x) { return std::log(x); }
+inline double tanh(double x) { return std::tanh(x); }
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline double silu(double x) { return x / (1.0 + std::exp(-x)); }
+// gelu as x erfc(-x / sqrt2) / 2: PyTorch's x (1 + erf(x / sqrt2)) / 2 rewritten so that
+// the tail x << 0 keeps its relative accuracy.
+inline double gelu(double x) { return 0.5 * x * std::erfc(-x * math_constants::sqrt_half); }
+inline double gelu_tanh(double x) {
+  using namespace math_constants;
+  const double u = sqrt_2_over_pi * (x + gelu_tanh_kappa * x * x * x);
+  return x / (1.0 + std::exp(-2.0 * u));
+}
+inline double softplus(double x, double beta = 1.0, double threshold = 20.0) {
+  const double z = beta * x;
+  return z > threshold ? x : std::log1p(std::exp(z)) / beta;
+}
+
+// ---- derivatives, for backward passes: each returns grad_out * f'(x) -------------------
+
+// gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+inline double gelu_backward(double x, double grad_out) {
+  const double cdf = 0.5 * std::erfc(-x * math_constants::sqrt_half);
+  const double pdf = std::exp(-0.5 * x * x) * math_constants::inv_sqrt_2pi;
+  return grad_out * (cdf + x * pdf);
+}
+inline float gelu_backward(float x, float grad_out) {
+  const double xd = x;
+  const double gauss = core::exp_for_float(-0.5 * xd * xd);
+  const double slope = core::normal_cdf(xd, gauss) + xd * gauss * math_constants::inv_sqrt_2pi;
+  return static_cast<float>(grad_out * slope);
+}
+
+// gelu_tanh(x) = x s with s = sigmoid(2u): d/dx = s + 2 x u' s (1 - s)
+//              = s (1 + 2 x u' (1 - s)), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+inline double gelu_tanh_backward(double x, double grad_out) {
+  using namespace math_constants;
+  const double x2 = x * x;
+  const double u = sqrt_2_over_pi * (x + gelu_tanh_kappa * x2 * x);
+  const double du = sqrt_2_over_pi * (1.0 + 3.0 * gelu_tanh_kappa * x2);
+  const double s = 1.0 / (1.0 + std::exp(-2.0 * u));
+  return grad_out * s * (1.0 + 2.0 * x * du * (1.0 - s));
+}
+inline float gelu_tanh_backward(float x, float grad_out) {
+  using namespace math_constants;
+  const double xd = x;
+  const double x2 = xd * xd;
+  const double u = sqrt_2_over_pi * (xd + gelu_tanh_kappa * x2 * xd);
+  const double du = sqrt_2_over_pi * (1.0 + 3.0 * gelu_tanh_kappa * x2);
+  const double s = 1.0 / (1.0 + core::exp_for_float(-2.0 * u));
+  return static_cast<float>(grad_out * s * (1.0 + 2.0 * xd * du * (1.0 - s)));
+}
+
+// silu'(x) = s + x s (1 - s) = s (1 + x (1 - s)), s = sigmoid(x).
+inline double silu_backward(double x, double grad_out) {
+  const double s = 1.0 / (1.0 + std::exp(-x));
+  return grad_out * s * (1.0 + x * (1.0 - s));
+}
+inline float silu_backward(float x, float grad_out) {
+  const double xd = x;
+  const double s = 1.0 / (1.0 + core::exp_for_float(-xd));
+  return static_cast<float>(grad_out * s * (1.0 + xd * (1.0 - s)));
+}
+
+// From the forward output y: sigmoid' = y (1 - y), tanh' = 1 - y^2.
+inline double sigmoid_backward_from_output(double y, double grad_out) {
+  return grad_out * (1.0 - y) * y;
+}
+inline float sigmoid_backward_from_output(float y, float grad_out) {
+  return static_cast<float>(sigmoid_backward_from_output(double{y}, double{grad_out}));
+}
+inline double tanh_backward_from_output(double y, double grad_out) {
+  return grad_out * (1.0 - y * y);
+}
+inline float tanh_backward_from_output(float y, float grad_out) {
+  return static_cast<float>(tanh_backward_from_output(double{y}, double{grad_out}));
+}
+
+}  // namespace scalar
+}  // namespace latent::kernels
+// ---- latent/kernels/simd_avx2.hpp ----
+// Elementwise maths on AVX2 + FMA registers.
+//
+// F64x4 wraps one __m256d (4 double lanes) with the operations math_vector.hpp needs, so
+// that the maths is written once for every instruction set. The public functions take
+// __m256 (8 floats): each half is widened to 4 doubles, computed, and rounded back to
+// float once, which is what makes the results as accurate as the scalar reference.
+// For __m256d (4 doubles) there are exp, within 1 ulp of std::exp, and the functions built
+// on it alone (sigmoid, silu, gelu_tanh and derivatives), for fused double kernels.
+//
+// Available when the compiler targets AVX2 and FMA and LATENT_SIMD_NONE is not set;
+// LATENT_KERNELS_HAVE_AVX2 then says so.
+
+// ---- latent/kernels/math_vector.hpp ----
+// Elementwise maths on SIMD registers of doubles: the branch-free twins of the scalar
+// code in math_scalar.hpp, written once for every instruction set.
+//
+// V is a thin wrapper around one register of double lanes (simd_avx2.hpp: F64x4,
+// simd_avx512.hpp: F64x8, simd_neon.hpp: F64x2) with arithmetic operators, comparisons
+// giving a mask, and these functions, found by argument-dependent lookup:
+//
+//   fma(a, b, c) = a b + c (one rounding)   select(mask, a, b) = mask ? a : b
+//   min, max, abs, copysign(magnitude, sign), is_nan(x) -> mask
+//   round_nearest(x), floor(x)              pow2i(n) = 2^n for integer n in [-1022, 1023]
+//   exponent_of(x), mantissa_of(x):         x = 2^exponent_of(x) * mantissa_of(x),
+//                                           mantissa in [1, 2), for positive normal x
+//
+// min(a, b) and max(a, b) return NaN when b is NaN (as the x86 and NEON instructions do);
+// clamps are written min(bound, max(bound, x)) so that a NaN x comes out as NaN and the
+// arithmetic after it carries the NaN to the result.
+//
+// The float functions (tanh, sigmoid, gelu, ...) take float inputs widened to double
+// lanes and return double lanes; the per-ISA files round them back to float once.
+
+namespace latent::kernels::vector_math {
+
+// c[0] + c[1] x + ... + c[Terms-1] x^(Terms-1), by Horner's rule: c[K] + x * (the rest).
+template <int Terms, int K = 0, class V, int N>
+LATENT_ALWAYS_INLINE V polynomial(V x, const double (&c)[N]) {
+  static_assert(Terms <= N, "polynomial: more terms than coefficients");
+  if constexpr (K + 1 == Terms) {
+    return V(c[K]);
+  } else {
+    return fma(polynomial<Terms, K + 1>(x, c), x, V(c[K]));
+  }
+}
+
+// ---- double-precision cores (see scalar::core for the maths) ----------------------------
+
+// exp(x) for every double: n = round(x / ln2), r = x - n ln2 (Cody and Waite), exp(r) by
+// Terms terms of its Taylor series, and 2^n applied in two halves, 2^(n/2) twice, so that
+// both overflow to inf and gradual underflow into the denormals come out right. With all
+// 14 terms it is within 1 ulp of std::exp.
+template <int Terms = 14, class V>
+LATENT_ALWAYS_INLINE V exp(V x) {
+  using namespace math_constants;
+  const V clamped = min(V(exp_max_argument), max(V(exp_min_argument), x));
+  const V n = round_nearest(clamped * log2e);
+  const V r = fma(n, V(-ln2_lo), fma(n, V(-ln2_hi), clamped));
+  const V n_half = floor(n * 0.5);
+  return polynomial<Terms>(r, exp_taylor) * pow2i(n_half) * pow2i(n - n_half);
+}
+
+// exp(x) to 3e-13 relative, for results rounded to float (scalar::core::exp_for_float).
+template <class V>
+LATENT_ALWAYS_INLINE V exp_for_float(V x) {
+  return exp<math_constants::exp_terms_for_float>(x);
+}
+
+// The exp that a result of type Result needs: exp_for_float for float results, the full
+// one for double results.
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V exp_for(V x) {
+  static_assert(std::is_same_v<Result, float> || std::is_same_v<Result, double>);
+  constexpr int terms = std::is_same_v<Result, float> ? math_constants::exp_terms_for_float : 14;
+  return exp<terms>(x);
+}
+
+// expm1(x) = 2^n r q(r) + (2^n - 1), q(r) = (exp(r) - 1) / r, for |x| <= 700.
+template <class V>
+LATENT_ALWAYS_INLINE V expm1(V x) {
+  using namespace math_constants;
+  const V clamped = min(V(700.0), max(V(-700.0), x));
+  const V n = round_nearest(clamped * log2e);
+  const V r = fma(n, V(-ln2_lo), fma(n, V(-ln2_hi), clamped));
+  V q = V(exp_taylor[exp_terms_for_float - 1]);
+  for (int k = exp_terms_for_float - 2; k >= 1; --k) q = fma(q, r, V(exp_taylor[k]));
+  const V scale = pow2i(n);
+  return fma(scale, r * q, scale - 1.0);
+}
+
+// 2 atanh(f) for |f| <= 0.1716.
+template <class V>
+LATENT_ALWAYS_INLINE V log_of_ratio(V f) {
+  return 2.0 * f * polynomial<7>(f * f, math_constants::atanh_series);
+}
+
+// log(x) for positive, finite, normal x: e ln2 + 2 atanh((m - 1) / (m + 1)).
+template <class V>
+LATENT_ALWAYS_INLINE V log_positive(V x) {
+  using namespace math_constants;
+  V e = exponent_of(x);
+  V m = mantissa_of(x);  // in [1, 2): fold [sqrt2, 2) down to [sqrt(1/2), 1)
+  const auto above_sqrt2 = m > sqrt2;
+  m = select(above_sqrt2, m * 0.5, m);
+  e = select(above_sqrt2, e + 1.0, e);
+  const V log_m = log_of_ratio((m - 1.0) / (m + 1.0));
+  return fma(e, V(ln2_hi), fma(e, V(ln2_lo), log_m));
+}
+
+// log(1 + u) for u in [0, 1]: both branches of scalar::core::log1p_unit in one formula,
+// k ln2 + 2 atanh((u - k) / (2 + u + k)) with k = 0 or 1.
+template <class V>
+LATENT_ALWAYS_INLINE V log1p_unit(V u) {
+  using namespace math_constants;
+  const V k = select(u > sqrt2_minus_1, V(1.0), V(0.0));
+  return fma(k, V(ln2), log_of_ratio((u - k) / (2.0 + u + k)));
+}
+
+// erfcx(z) = exp(z^2) erfc(z) = P(t) / (1 + 2z), t = (z - 3) / (z + 3), for z >= 0.
+template <class V>
+LATENT_ALWAYS_INLINE V erfcx(V z) {
+  using namespace math_constants;
+  z = min(V(erfcx_max_argument), z);
+  const V t = (z - erfcx_scale) / (z + erfcx_scale);
+  return polynomial<16>(t, erfcx_poly) / fma(z, V(2.0), V(1.0));
+}
+
+// Phi(x) given gauss = exp(-x^2 / 2): half the tail for x < 0, one minus it for x >= 0.
+template <class V>
+LATENT_ALWAYS_INLINE V normal_cdf(V x, V gauss) {
+  const V half_tail = 0.5 * gauss * erfcx(abs(x) * math_constants::sqrt_half);
+  return select(x < 0.0, half_tail, 1.0 - half_tail);
+}
+
+// ---- the float functions, on widened lanes (see the scalar versions for the maths) -----
+//
+// Those built on exp alone (sigmoid, silu, gelu_tanh and their derivatives) also serve
+// double results: with Result = double they use the full-precision exp, and agree with the
+// C-library formulas of scalar::sigmoid(double) and the others to 4 ulp (both are within
+// about 2 ulp of the exact value; derivatives to 1e-15 of the size of their terms).
+
+template <class V>
+LATENT_ALWAYS_INLINE V log(V x) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto regular = (x > 0.0) & (x < inf);
+  const V y = log_positive(select(regular, x, V(1.0)));
+  const V special =
+      select(x == 0.0, V(-inf), select(x == inf, x, V(std::numeric_limits<double>::quiet_NaN())));
+  return select(regular, y, select(is_nan(x), x, special));
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V tanh(V x) {
+  const V e = expm1(2.0 * min(V(20.0), abs(x)));
+  return copysign(e / (e + 2.0), x);
+}
+
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V sigmoid(V x) {
+  return 1.0 / (1.0 + exp_for<Result>(-x));
+}
+
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V silu(V x) {
+  return x / (1.0 + exp_for<Result>(-x));
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V gelu(V x) {
+  return x * normal_cdf(x, exp_for_float(-0.5 * x * x));
+}
+
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V gelu_tanh(V x) {
+  using namespace math_constants;
+  const V u = sqrt_2_over_pi * (x + gelu_tanh_kappa * x * x * x);
+  return x / (1.0 + exp_for<Result>(-2.0 * u));
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V softplus(V x, V beta, V threshold) {
+  const V z = beta * x;
+  const V soft = (max(z, V(0.0)) + log1p_unit(exp_for_float(-abs(z)))) / beta;
+  return select(z > threshold, x, soft);
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V gelu_backward(V x, V grad_out) {
+  const V gauss = exp_for_float(-0.5 * x * x);
+  const V slope = normal_cdf(x, gauss) + x * gauss * math_constants::inv_sqrt_2pi;
+  return grad_out * slope;
+}
+
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V gelu_tanh_backward(V x, V grad_out) {
+  using namespace math_constants;
+  const V x2 = x * x;
+  const V u = sqrt_2_over_pi * (x + gelu_tanh_kappa * x2 * x);
+  const V du = sqrt_2_over_pi * (1.0 + 3.0 * gelu_tanh_kappa * x2);
+  const V s = 1.0 / (1.0 + exp_for<Result>(-2.0 * u));
+  return grad_out * s * (1.0 + 2.0 * x * du * (1.0 - s));
+}
+
+template <class Result, class V>
+LATENT_ALWAYS_INLINE V silu_backward(V x, V grad_out) {
+  const V s = 1.0 / (1.0 + exp_for<Result>(-x));
+  return grad_out * s * (1.0 + x * (1.0 - s));
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V sigmoid_backward_from_output(V y, V grad_out) {
+  return grad_out * (1.0 - y) * y;
+}
+
+template <class V>
+LATENT_ALWAYS_INLINE V tanh_backward_from_output(V y, V grad_out) {
+  return grad_out * (1.0 - y * y);
+}
+
+}  // namespace latent::kernels::vector_math
+
+#if !defined(LATENT_SIMD_NONE) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define LATENT_KERNELS_HAVE_AVX2 1
+
+namespace latent::kernels::avx2 {
+
+// ---- the wrapper: 4 double lanes and their masks ---------------------------------------
+
+struct Mask64x4 {
+  __m256d bits;  // all ones where true
+};
+
+struct F64x4 {
+  __m256d v;
+  F64x4() = default;
+  LATENT_ALWAYS_INLINE F64x4(__m256d value) : v(value) {}
+  LATENT_ALWAYS_INLINE F64x4(double value) : v(_mm256_set1_pd(value)) {}
+};
+
+LATENT_ALWAYS_INLINE F64x4 operator+(F64x4 a, F64x4 b) { return _mm256_add_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 operator-(F64x4 a, F64x4 b) { return _mm256_sub_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 operator*(F64x4 a, F64x4 b) { return _mm256_mul_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 operator/(F64x4 a, F64x4 b) { return _mm256_div_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 operator-(F64x4 a) { return _mm256_xor_pd(a.v, _mm256_set1_pd(-0.0)); }
+
+LATENT_ALWAYS_INLINE Mask64x4 operator<(F64x4 a, F64x4 b) {
+  return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x4 operator>(F64x4 a, F64x4 b) {
+  return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x4 operator==(F64x4 a, F64x4 b) {
+  return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x4 operator&(Mask64x4 a, Mask64x4 b) {
+  return {_mm256_and_pd(a.bits, b.bits)};
+}
+LATENT_ALWAYS_INLINE Mask64x4 is_nan(F64x4 a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
+
+LATENT_ALWAYS_INLINE F64x4 select(Mask64x4 mask, F64x4 if_true, F64x4 if_false) {
+  return _mm256_blendv_pd(if_false.v, if_true.v, mask.bits);
+}
+LATENT_ALWAYS_INLINE F64x4 fma(F64x4 a, F64x4 b, F64x4 c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
+LATENT_ALWAYS_INLINE F64x4 min(F64x4 a, F64x4 b) { return _mm256_min_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 max(F64x4 a, F64x4 b) { return _mm256_max_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x4 abs(F64x4 a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
+LATENT_ALWAYS_INLINE F64x4 copysign(F64x4 magnitude, F64x4 sign) {
+  const __m256d sign_bit = _mm256_set1_pd(-0.0);
+  return _mm256_or_pd(_mm256_andnot_pd(sign_bit, magnitude.v), _mm256_and_pd(sign_bit, sign.v));
+}
+LATENT_ALWAYS_INLINE F64x4 round_nearest(F64x4 a) {
+  return _mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+LATENT_ALWAYS_INLINE F64x4 floor(F64x4 a) {
+  return _mm256_round_pd(a.v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+// 2^52 + m, for an integer 0 <= m < 2^52, has m in its low 52 bits: the bridge between
+// integer-valued doubles and the bit fields of a double (AVX2 has no 64-bit conversions).
+inline constexpr double two_pow_52 = 4503599627370496.0;
+
+// 2^n: the biased exponent n + 1023 moved into the exponent field.
+LATENT_ALWAYS_INLINE F64x4 pow2i(F64x4 n) {
+  const __m256d biased = _mm256_add_pd(n.v, _mm256_set1_pd(two_pow_52 + 1023.0));
+  return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(biased), 52));
+}
+// For positive normal x = 2^e m, m in [1, 2): e, read from the exponent field ...
+LATENT_ALWAYS_INLINE F64x4 exponent_of(F64x4 x) {
+  const __m256i field = _mm256_srli_epi64(_mm256_castpd_si256(x.v), 52);
+  const __m256i bridged = _mm256_or_si256(field, _mm256_castpd_si256(_mm256_set1_pd(two_pow_52)));
+  return _mm256_sub_pd(_mm256_castsi256_pd(bridged), _mm256_set1_pd(two_pow_52 + 1023.0));
+}
+// ... and m: the fraction bits under the exponent of 1.0.
+LATENT_ALWAYS_INLINE F64x4 mantissa_of(F64x4 x) {
+  const __m256i fraction_bits = _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL);
+  const __m256i fraction = _mm256_and_si256(_mm256_castpd_si256(x.v), fraction_bits);
+  return _mm256_or_pd(_mm256_castsi256_pd(fraction), _mm256_set1_pd(1.0));
+}
+
+// ---- float registers through double lanes ----------------------------------------------
+
+// f on the 8 floats of x: two halves of 4 doubles, each rounded back to float once.
+template <class F>
+LATENT_ALWAYS_INLINE __m256 via_double(__m256 x, F f) {
+  const F64x4 low = f(F64x4(_mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+  const F64x4 high = f(F64x4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+  return _mm256_set_m128(_mm256_cvtpd_ps(high.v), _mm256_cvtpd_ps(low.v));
+}
+template <class F>
+LATENT_ALWAYS_INLINE __m256 via_double(__m256 a, __m256 b, F f) {
+  const F64x4 low = f(F64x4(_mm256_cvtps_pd(_mm256_castps256_ps128(a))),
+                      F64x4(_mm256_cvtps_pd(_mm256_castps256_ps128(b))));
+  const F64x4 high = f(F64x4(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))),
+                       F64x4(_mm256_cvtps_pd(_mm256_extractf128_ps(b, 1))));
+  return _mm256_set_m128(_mm256_cvtpd_ps(high.v), _mm256_cvtpd_ps(low.v));
+}
+
+// ---- the public register functions ------------------------------------------------------
+
+LATENT_ALWAYS_INLINE __m256 exp(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::exp_for_float(v); });
+}
+LATENT_ALWAYS_INLINE __m256d exp(__m256d x) { return vector_math::exp(F64x4(x)).v; }
+LATENT_ALWAYS_INLINE __m256 log(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::log(v); });
+}
+LATENT_ALWAYS_INLINE __m256 tanh(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::tanh(v); });
+}
+LATENT_ALWAYS_INLINE __m256 sigmoid(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::sigmoid<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m256 silu(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::silu<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m256 gelu(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::gelu(v); });
+}
+LATENT_ALWAYS_INLINE __m256 gelu_tanh(__m256 x) {
+  return via_double(x, [](F64x4 v) { return vector_math::gelu_tanh<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m256 softplus(__m256 x, float beta = 1.0f, float threshold = 20.0f) {
+  const F64x4 beta_d(static_cast<double>(beta)), threshold_d(static_cast<double>(threshold));
+  return via_double(x, [=](F64x4 v) { return vector_math::softplus(v, beta_d, threshold_d); });
+}
+
+LATENT_ALWAYS_INLINE __m256 gelu_backward(__m256 x, __m256 grad_out) {
+  return via_double(x, grad_out, [](F64x4 v, F64x4 g) { return vector_math::gelu_backward(v, g); });
+}
+LATENT_ALWAYS_INLINE __m256 gelu_tanh_backward(__m256 x, __m256 grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x4 v, F64x4 g) { return vector_math::gelu_tanh_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE __m256 silu_backward(__m256 x, __m256 grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x4 v, F64x4 g) { return vector_math::silu_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE __m256 sigmoid_backward_from_output(__m256 y, __m256 grad_out) {
+  return via_double(y, grad_out, [](F64x4 v, F64x4 g) {
+    return vector_math::sigmoid_backward_from_output(v, g);
+  });
+}
+LATENT_ALWAYS_INLINE __m256 tanh_backward_from_output(__m256 y, __m256 grad_out) {
+  return via_double(y, grad_out,
+                    [](F64x4 v, F64x4 g) { return vector_math::tanh_backward_from_output(v, g); });
+}
+
+// Double registers: exp above, and the functions built on it alone, within 4 ulp of the
+// scalar (C library) versions (see math_vector.hpp).
+LATENT_ALWAYS_INLINE __m256d sigmoid(__m256d x) { return vector_math::sigmoid<double>(F64x4(x)).v; }
+LATENT_ALWAYS_INLINE __m256d silu(__m256d x) { return vector_math::silu<double>(F64x4(x)).v; }
+LATENT_ALWAYS_INLINE __m256d gelu_tanh(__m256d x) {
+  return vector_math::gelu_tanh<double>(F64x4(x)).v;
+}
+LATENT_ALWAYS_INLINE __m256d gelu_tanh_backward(__m256d x, __m256d grad_out) {
+  return vector_math::gelu_tanh_backward<double>(F64x4(x), F64x4(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m256d silu_backward(__m256d x, __m256d grad_out) {
+  return vector_math::silu_backward<double>(F64x4(x), F64x4(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m256d sigmoid_backward_from_output(__m256d y, __m256d grad_out) {
+  return vector_math::sigmoid_backward_from_output(F64x4(y), F64x4(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m256d tanh_backward_from_output(__m256d y, __m256d grad_out) {
+  return vector_math::tanh_backward_from_output(F64x4(y), F64x4(grad_out)).v;
+}
+
+// ---- array drivers ----------------------------------------------------------------------
+
+// y[i] = f(x[i]), a register at a time; the tail goes through a masked load and store, so
+// every element takes the same path and y[i] depends on x[i] alone. y may equal x.
+template <class F>
+inline void map_array(const float* x, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), lanes);
+    _mm256_maskstore_ps(y + i, mask, f(_mm256_maskload_ps(x + i, mask)));
+  }
+}
+
+// y[i] = f(a[i], b[i]); y may equal a or b.
+template <class F>
+inline void map_array(const float* a, const float* b, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  if (i < n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), lanes);
+    _mm256_maskstore_ps(y + i, mask,
+                        f(_mm256_maskload_ps(a + i, mask), _mm256_maskload_ps(b + i, mask)));
+  }
+}
+
+template <class F>
+inline void map_array(const double* x, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(y + i, f(_mm256_loadu_pd(x + i)));
+  if (i < n) {
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i), lanes);
+    _mm256_maskstore_pd(y + i, mask, f(_mm256_maskload_pd(x + i, mask)));
+  }
+}
+
+template <class F>
+inline void map_array(const double* a, const double* b, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    _mm256_storeu_pd(y + i, f(_mm256_loadu_pd(a + i), _mm256_loadu_pd(b + i)));
+  if (i < n) {
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i), lanes);
+    _mm256_maskstore_pd(y + i, mask,
+                        f(_mm256_maskload_pd(a + i, mask), _mm256_maskload_pd(b + i, mask)));
+  }
+}
+
+}  // namespace latent::kernels::avx2
+
+#endif
+// ---- latent/kernels/simd_avx512.hpp ----
+// Elementwise maths on AVX-512 registers (AVX512F only).
+//
+// The same design as simd_avx2.hpp, twice as wide: F64x8 wraps one __m512d (8 double
+// lanes) for math_vector.hpp, and the public functions take __m512 (16 floats), widened to
+// two halves of 8 doubles and rounded back to float once. For __m512d there are exp and
+// the functions built on it alone, as in simd_avx2.hpp.
+// AVX-512 has instructions for what AVX2 builds from bit fields: scalef for 2^n, getexp
+// and getmant to split a double into exponent and mantissa.
+//
+// Available when the compiler targets AVX512F and FMA and LATENT_SIMD_NONE is not set;
+// LATENT_KERNELS_HAVE_AVX512 then says so.
+
+#if !defined(LATENT_SIMD_NONE) && defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define LATENT_KERNELS_HAVE_AVX512 1
+
+// GCC 12.1-12.2 warn that the _mm512_undefined_pd() inside many AVX-512 intrinsics "is"
+// or "may be used uninitialized" once inlined (GCC bug 105593, fixed in 12.3): silence
+// that false positive for the code below.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace latent::kernels::avx512 {
+
+// ---- the wrapper: 8 double lanes and their masks ---------------------------------------
+
+struct Mask64x8 {
+  __mmask8 bits;  // bit i set where lane i is true
+};
+
+struct F64x8 {
+  __m512d v;
+  F64x8() = default;
+  LATENT_ALWAYS_INLINE F64x8(__m512d value) : v(value) {}
+  LATENT_ALWAYS_INLINE F64x8(double value) : v(_mm512_set1_pd(value)) {}
+};
+
+LATENT_ALWAYS_INLINE F64x8 operator+(F64x8 a, F64x8 b) { return _mm512_add_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x8 operator-(F64x8 a, F64x8 b) { return _mm512_sub_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x8 operator*(F64x8 a, F64x8 b) { return _mm512_mul_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x8 operator/(F64x8 a, F64x8 b) { return _mm512_div_pd(a.v, b.v); }
+
+// The sign bit, for the bitwise operations (AVX512F has them on integers only).
+LATENT_ALWAYS_INLINE __m512i sign_bit_mask() { return _mm512_set1_epi64(INT64_MIN); }
+
+LATENT_ALWAYS_INLINE F64x8 operator-(F64x8 a) {
+  return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), sign_bit_mask()));
+}
+
+LATENT_ALWAYS_INLINE Mask64x8 operator<(F64x8 a, F64x8 b) {
+  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x8 operator>(F64x8 a, F64x8 b) {
+  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x8 operator==(F64x8 a, F64x8 b) {
+  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)};
+}
+LATENT_ALWAYS_INLINE Mask64x8 operator&(Mask64x8 a, Mask64x8 b) {
+  return {static_cast<__mmask8>(a.bits & b.bits)};
+}
+LATENT_ALWAYS_INLINE Mask64x8 is_nan(F64x8 a) {
+  return {_mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q)};
+}
+
+LATENT_ALWAYS_INLINE F64x8 select(Mask64x8 mask, F64x8 if_true, F64x8 if_false) {
+  return _mm512_mask_blend_pd(mask.bits, if_false.v, if_true.v);
+}
+LATENT_ALWAYS_INLINE F64x8 fma(F64x8 a, F64x8 b, F64x8 c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
+LATENT_ALWAYS_INLINE F64x8 min(F64x8 a, F64x8 b) { return _mm512_min_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x8 max(F64x8 a, F64x8 b) { return _mm512_max_pd(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x8 abs(F64x8 a) { return _mm512_abs_pd(a.v); }
+LATENT_ALWAYS_INLINE F64x8 copysign(F64x8 magnitude, F64x8 sign) {
+  const __m512i bits =
+      _mm512_or_si512(_mm512_andnot_si512(sign_bit_mask(), _mm512_castpd_si512(magnitude.v)),
+                      _mm512_and_si512(sign_bit_mask(), _mm512_castpd_si512(sign.v)));
+  return _mm512_castsi512_pd(bits);
+}
+LATENT_ALWAYS_INLINE F64x8 round_nearest(F64x8 a) {
+  return _mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+LATENT_ALWAYS_INLINE F64x8 floor(F64x8 a) {
+  return _mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+// 2^n = scalef(1, n) = 1 * 2^floor(n).
+LATENT_ALWAYS_INLINE F64x8 pow2i(F64x8 n) { return _mm512_scalef_pd(_mm512_set1_pd(1.0), n.v); }
+// For positive normal x = 2^e m, m in [1, 2): e = getexp(x), m = getmant(x).
+LATENT_ALWAYS_INLINE F64x8 exponent_of(F64x8 x) { return _mm512_getexp_pd(x.v); }
+LATENT_ALWAYS_INLINE F64x8 mantissa_of(F64x8 x) {
+  return _mm512_getmant_pd(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+}
+
+// ---- float registers through double lanes ----------------------------------------------
+
+LATENT_ALWAYS_INLINE F64x8 widen_low(__m512 x) {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+}
+LATENT_ALWAYS_INLINE F64x8 widen_high(__m512 x) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+}
+LATENT_ALWAYS_INLINE __m512 narrow(F64x8 low, F64x8 high) {
+  const __m256d low_floats = _mm256_castps_pd(_mm512_cvtpd_ps(low.v));
+  const __m256d high_floats = _mm256_castps_pd(_mm512_cvtpd_ps(high.v));
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(low_floats), high_floats, 1));
+}
+
+// f on the 16 floats of x: two halves of 8 doubles, each rounded back to float once.
+template <class F>
+LATENT_ALWAYS_INLINE __m512 via_double(__m512 x, F f) {
+  return narrow(f(widen_low(x)), f(widen_high(x)));
+}
+template <class F>
+LATENT_ALWAYS_INLINE __m512 via_double(__m512 a, __m512 b, F f) {
+  return narrow(f(widen_low(a), widen_low(b)), f(widen_high(a), widen_high(b)));
+}
+
+// ---- the public register functions ------------------------------------------------------
+
+LATENT_ALWAYS_INLINE __m512 exp(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::exp_for_float(v); });
+}
+LATENT_ALWAYS_INLINE __m512d exp(__m512d x) { return vector_math::exp(F64x8(x)).v; }
+LATENT_ALWAYS_INLINE __m512 log(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::log(v); });
+}
+LATENT_ALWAYS_INLINE __m512 tanh(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::tanh(v); });
+}
+LATENT_ALWAYS_INLINE __m512 sigmoid(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::sigmoid<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m512 silu(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::silu<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m512 gelu(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::gelu(v); });
+}
+LATENT_ALWAYS_INLINE __m512 gelu_tanh(__m512 x) {
+  return via_double(x, [](F64x8 v) { return vector_math::gelu_tanh<float>(v); });
+}
+LATENT_ALWAYS_INLINE __m512 softplus(__m512 x, float beta = 1.0f, float threshold = 20.0f) {
+  const F64x8 beta_d(static_cast<double>(beta)), threshold_d(static_cast<double>(threshold));
+  return via_double(x, [=](F64x8 v) { return vector_math::softplus(v, beta_d, threshold_d); });
+}
+
+LATENT_ALWAYS_INLINE __m512 gelu_backward(__m512 x, __m512 grad_out) {
+  return via_double(x, grad_out, [](F64x8 v, F64x8 g) { return vector_math::gelu_backward(v, g); });
+}
+LATENT_ALWAYS_INLINE __m512 gelu_tanh_backward(__m512 x, __m512 grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x8 v, F64x8 g) { return vector_math::gelu_tanh_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE __m512 silu_backward(__m512 x, __m512 grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x8 v, F64x8 g) { return vector_math::silu_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE __m512 sigmoid_backward_from_output(__m512 y, __m512 grad_out) {
+  return via_double(y, grad_out, [](F64x8 v, F64x8 g) {
+    return vector_math::sigmoid_backward_from_output(v, g);
+  });
+}
+LATENT_ALWAYS_INLINE __m512 tanh_backward_from_output(__m512 y, __m512 grad_out) {
+  return via_double(y, grad_out,
+                    [](F64x8 v, F64x8 g) { return vector_math::tanh_backward_from_output(v, g); });
+}
+
+// Double registers: exp above, and the functions built on it alone, within 4 ulp of the
+// scalar (C library) versions (see math_vector.hpp).
+LATENT_ALWAYS_INLINE __m512d sigmoid(__m512d x) { return vector_math::sigmoid<double>(F64x8(x)).v; }
+LATENT_ALWAYS_INLINE __m512d silu(__m512d x) { return vector_math::silu<double>(F64x8(x)).v; }
+LATENT_ALWAYS_INLINE __m512d gelu_tanh(__m512d x) {
+  return vector_math::gelu_tanh<double>(F64x8(x)).v;
+}
+LATENT_ALWAYS_INLINE __m512d gelu_tanh_backward(__m512d x, __m512d grad_out) {
+  return vector_math::gelu_tanh_backward<double>(F64x8(x), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d silu_backward(__m512d x, __m512d grad_out) {
+  return vector_math::silu_backward<double>(F64x8(x), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d sigmoid_backward_from_output(__m512d y, __m512d grad_out) {
+  return vector_math::sigmoid_backward_from_output(F64x8(y), F64x8(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE __m512d tanh_backward_from_output(__m512d y, __m512d grad_out) {
+  return vector_math::tanh_backward_from_output(F64x8(y), F64x8(grad_out)).v;
+}
+
+// ---- array drivers (see simd_avx2.hpp) ----------------------------------------------------
+
+template <class F>
+inline void map_array(const float* x, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, f(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(y + i, mask, f(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
+}
+
+template <class F>
+inline void map_array(const float* a, const float* b, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, f(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  if (i < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(
+        y + i, mask, f(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i)));
+  }
+}
+
+template <class F>
+inline void map_array(const double* x, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm512_storeu_pd(y + i, f(_mm512_loadu_pd(x + i)));
+  if (i < n) {
+    const __mmask8 mask = static_cast<__mmask8>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_pd(y + i, mask, f(_mm512_maskz_loadu_pd(mask, x + i)));
+  }
+}
+
+template <class F>
+inline void map_array(const double* a, const double* b, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm512_storeu_pd(y + i, f(_mm512_loadu_pd(a + i), _mm512_loadu_pd(b + i)));
+  if (i < n) {
+    const __mmask8 mask = static_cast<__mmask8>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_pd(
+        y + i, mask, f(_mm512_maskz_loadu_pd(mask, a + i), _mm512_maskz_loadu_pd(mask, b + i)));
+  }
+}
+
+}  // namespace latent::kernels::avx512
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif
+// ---- latent/kernels/simd_neon.hpp ----
+// Elementwise maths on NEON registers (AArch64).
+//
+// The same design as simd_avx2.hpp: F64x2 wraps one float64x2_t (2 double lanes) for
+// math_vector.hpp, and the public functions take float32x4_t (4 floats), widened to two
+// halves of 2 doubles and rounded back to float once. For float64x2_t there are exp and
+// the functions built on it alone, as in simd_avx2.hpp.
+//
+// Available on AArch64 when LATENT_SIMD_NONE is not set; LATENT_KERNELS_HAVE_NEON then
+// says so.
+
+#if !defined(LATENT_SIMD_NONE) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+
+#define LATENT_KERNELS_HAVE_NEON 1
+
+namespace latent::kernels::neon {
+
+// ---- the wrapper: 2 double lanes and their masks ---------------------------------------
+
+struct Mask64x2 {
+  uint64x2_t bits;  // all ones where true
+};
+
+struct F64x2 {
+  float64x2_t v;
+  F64x2() = default;
+  LATENT_ALWAYS_INLINE F64x2(float64x2_t value) : v(value) {}
+  LATENT_ALWAYS_INLINE F64x2(double value) : v(vdupq_n_f64(value)) {}
+};
+
+LATENT_ALWAYS_INLINE F64x2 operator+(F64x2 a, F64x2 b) { return vaddq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 operator-(F64x2 a, F64x2 b) { return vsubq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 operator*(F64x2 a, F64x2 b) { return vmulq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 operator/(F64x2 a, F64x2 b) { return vdivq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 operator-(F64x2 a) { return vnegq_f64(a.v); }
+
+LATENT_ALWAYS_INLINE Mask64x2 operator<(F64x2 a, F64x2 b) { return {vcltq_f64(a.v, b.v)}; }
+LATENT_ALWAYS_INLINE Mask64x2 operator>(F64x2 a, F64x2 b) { return {vcgtq_f64(a.v, b.v)}; }
+LATENT_ALWAYS_INLINE Mask64x2 operator==(F64x2 a, F64x2 b) { return {vceqq_f64(a.v, b.v)}; }
+LATENT_ALWAYS_INLINE Mask64x2 operator&(Mask64x2 a, Mask64x2 b) {
+  return {vandq_u64(a.bits, b.bits)};
+}
+// A lane is NaN exactly when it does not equal itself.
+LATENT_ALWAYS_INLINE Mask64x2 is_nan(F64x2 a) {
+  return {vreinterpretq_u64_u32(vmvnq_u32(vreinterpretq_u32_u64(vceqq_f64(a.v, a.v))))};
+}
+
+LATENT_ALWAYS_INLINE F64x2 select(Mask64x2 mask, F64x2 if_true, F64x2 if_false) {
+  return vbslq_f64(mask.bits, if_true.v, if_false.v);
+}
+LATENT_ALWAYS_INLINE F64x2 fma(F64x2 a, F64x2 b, F64x2 c) { return vfmaq_f64(c.v, a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 min(F64x2 a, F64x2 b) { return vminq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 max(F64x2 a, F64x2 b) { return vmaxq_f64(a.v, b.v); }
+LATENT_ALWAYS_INLINE F64x2 abs(F64x2 a) { return vabsq_f64(a.v); }
+LATENT_ALWAYS_INLINE F64x2 copysign(F64x2 magnitude, F64x2 sign) {
+  return vbslq_f64(vdupq_n_u64(0x8000000000000000ULL), sign.v, magnitude.v);
+}
+LATENT_ALWAYS_INLINE F64x2 round_nearest(F64x2 a) { return vrndnq_f64(a.v); }
+LATENT_ALWAYS_INLINE F64x2 floor(F64x2 a) { return vrndmq_f64(a.v); }
+
+// 2^n: the biased exponent n + 1023 moved into the exponent field.
+LATENT_ALWAYS_INLINE F64x2 pow2i(F64x2 n) {
+  const int64x2_t biased = vaddq_s64(vcvtq_s64_f64(n.v), vdupq_n_s64(1023));
+  return vreinterpretq_f64_s64(vshlq_n_s64(biased, 52));
+}
+// For positive normal x = 2^e m, m in [1, 2): e from the exponent field ...
+LATENT_ALWAYS_INLINE F64x2 exponent_of(F64x2 x) {
+  const int64x2_t field = vreinterpretq_s64_u64(vshrq_n_u64(vreinterpretq_u64_f64(x.v), 52));
+  return vcvtq_f64_s64(vsubq_s64(field, vdupq_n_s64(1023)));
+}
+// ... and m: the fraction bits under the exponent of 1.0.
+LATENT_ALWAYS_INLINE F64x2 mantissa_of(F64x2 x) {
+  const uint64x2_t fraction =
+      vandq_u64(vreinterpretq_u64_f64(x.v), vdupq_n_u64(0x000FFFFFFFFFFFFFULL));
+  return vreinterpretq_f64_u64(vorrq_u64(fraction, vreinterpretq_u64_f64(vdupq_n_f64(1.0))));
+}
+
+// ---- float registers through double lanes ----------------------------------------------
+
+// f on the 4 floats of x: two halves of 2 doubles, each rounded back to float once.
+template <class F>
+LATENT_ALWAYS_INLINE float32x4_t via_double(float32x4_t x, F f) {
+  const F64x2 low = f(F64x2(vcvt_f64_f32(vget_low_f32(x))));
+  const F64x2 high = f(F64x2(vcvt_high_f64_f32(x)));
+  return vcvt_high_f32_f64(vcvt_f32_f64(low.v), high.v);
+}
+template <class F>
+LATENT_ALWAYS_INLINE float32x4_t via_double(float32x4_t a, float32x4_t b, F f) {
+  const F64x2 low = f(F64x2(vcvt_f64_f32(vget_low_f32(a))), F64x2(vcvt_f64_f32(vget_low_f32(b))));
+  const F64x2 high = f(F64x2(vcvt_high_f64_f32(a)), F64x2(vcvt_high_f64_f32(b)));
+  return vcvt_high_f32_f64(vcvt_f32_f64(low.v), high.v);
+}
+
+// ---- the public register functions ------------------------------------------------------
+
+LATENT_ALWAYS_INLINE float32x4_t exp(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::exp_for_float(v); });
+}
+LATENT_ALWAYS_INLINE float64x2_t exp(float64x2_t x) { return vector_math::exp(F64x2(x)).v; }
+LATENT_ALWAYS_INLINE float32x4_t log(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::log(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t tanh(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::tanh(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t sigmoid(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::sigmoid<float>(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t silu(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::silu<float>(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t gelu(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::gelu(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t gelu_tanh(float32x4_t x) {
+  return via_double(x, [](F64x2 v) { return vector_math::gelu_tanh<float>(v); });
+}
+LATENT_ALWAYS_INLINE float32x4_t softplus(float32x4_t x, float beta = 1.0f,
+                                          float threshold = 20.0f) {
+  const F64x2 beta_d(static_cast<double>(beta)), threshold_d(static_cast<double>(threshold));
+  return via_double(x, [=](F64x2 v) { return vector_math::softplus(v, beta_d, threshold_d); });
+}
+
+LATENT_ALWAYS_INLINE float32x4_t gelu_backward(float32x4_t x, float32x4_t grad_out) {
+  return via_double(x, grad_out, [](F64x2 v, F64x2 g) { return vector_math::gelu_backward(v, g); });
+}
+LATENT_ALWAYS_INLINE float32x4_t gelu_tanh_backward(float32x4_t x, float32x4_t grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x2 v, F64x2 g) { return vector_math::gelu_tanh_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE float32x4_t silu_backward(float32x4_t x, float32x4_t grad_out) {
+  return via_double(x, grad_out,
+                    [](F64x2 v, F64x2 g) { return vector_math::silu_backward<float>(v, g); });
+}
+LATENT_ALWAYS_INLINE float32x4_t sigmoid_backward_from_output(float32x4_t y, float32x4_t grad_out) {
+  return via_double(y, grad_out, [](F64x2 v, F64x2 g) {
+    return vector_math::sigmoid_backward_from_output(v, g);
+  });
+}
+LATENT_ALWAYS_INLINE float32x4_t tanh_backward_from_output(float32x4_t y, float32x4_t grad_out) {
+  return via_double(y, grad_out,
+                    [](F64x2 v, F64x2 g) { return vector_math::tanh_backward_from_output(v, g); });
+}
+
+// Double registers: exp above, and the functions built on it alone, within 4 ulp of the
+// scalar (C library) versions (see math_vector.hpp).
+LATENT_ALWAYS_INLINE float64x2_t sigmoid(float64x2_t x) {
+  return vector_math::sigmoid<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t silu(float64x2_t x) {
+  return vector_math::silu<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t gelu_tanh(float64x2_t x) {
+  return vector_math::gelu_tanh<double>(F64x2(x)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t gelu_tanh_backward(float64x2_t x, float64x2_t grad_out) {
+  return vector_math::gelu_tanh_backward<double>(F64x2(x), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t silu_backward(float64x2_t x, float64x2_t grad_out) {
+  return vector_math::silu_backward<double>(F64x2(x), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t sigmoid_backward_from_output(float64x2_t y, float64x2_t grad_out) {
+  return vector_math::sigmoid_backward_from_output(F64x2(y), F64x2(grad_out)).v;
+}
+LATENT_ALWAYS_INLINE float64x2_t tanh_backward_from_output(float64x2_t y, float64x2_t grad_out) {
+  return vector_math::tanh_backward_from_output(F64x2(y), F64x2(grad_out)).v;
+}
+
+// ---- array drivers (see simd_avx2.hpp); NEON has no masked loads, so the tail goes
+// through a zero-padded register-sized buffer ----------------------------------------------
+
+template <class F>
+inline void map_array(const float* x, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, f(vld1q_f32(x + i)));
+  if (i < n) {
+    float buffer[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (std::int64_t k = 0; k < n - i; ++k) buffer[k] = x[i + k];
+    vst1q_f32(buffer, f(vld1q_f32(buffer)));
+    for (std::int64_t k = 0; k < n - i; ++k) y[i + k] = buffer[k];
+  }
+}
+
+template <class F>
+inline void map_array(const float* a, const float* b, float* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, f(vld1q_f32(a + i), vld1q_f32(b + i)));
+  if (i < n) {
+    float buffer_a[4] = {0.0f, 0.0f, 0.0f, 0.0f}, buffer_b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (std::int64_t k = 0; k < n - i; ++k) {
+      buffer_a[k] = a[i + k];
+      buffer_b[k] = b[i + k];
+    }
+    vst1q_f32(buffer_a, f(vld1q_f32(buffer_a), vld1q_f32(buffer_b)));
+    for (std::int64_t k = 0; k < n - i; ++k) y[i + k] = buffer_a[k];
+  }
+}
+
+template <class F>
+inline void map_array(const double* x, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 2 <= n; i += 2) vst1q_f64(y + i, f(vld1q_f64(x + i)));
+  if (i < n) {
+    double buffer[2] = {x[i], 0.0};
+    vst1q_f64(buffer, f(vld1q_f64(buffer)));
+    y[i] = buffer[0];
+  }
+}
+
+template <class F>
+inline void map_array(const double* a, const double* b, double* y, std::int64_t n, F f) {
+  std::int64_t i = 0;
+  for (; i + 2 <= n; i += 2) vst1q_f64(y + i, f(vld1q_f64(a + i), vld1q_f64(b + i)));
+  if (i < n) {
+    double buffer_a[2] = {a[i], 0.0}, buffer_b[2] = {b[i], 0.0};
+    vst1q_f64(buffer_a, f(vld1q_f64(buffer_a), vld1q_f64(buffer_b)));
+    y[i] = buffer_a[0];
+  }
+}
+
+}  // namespace latent::kernels::neon
+
+#endif
+
+namespace latent::kernels {
+
+namespace scalar {
+// The array drivers of the scalar build: one element at a time.
+template <class T, class F>
+inline void map_array(const T* x, T* y, std::int64_t n, F f) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+template <class T, class F>
+inline void map_array(const T* a, const T* b, T* y, std::int64_t n, F f) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+}
+}  // namespace scalar
+
+namespace transcendental_detail {
+
+// The instruction set the array functions use: its register functions and array drivers.
+#if defined(LATENT_SIMD_AVX512) && defined(LATENT_KERNELS_HAVE_AVX512)
+namespace isa = avx512;
+#elif (defined(LATENT_SIMD_AVX512) || defined(LATENT_SIMD_AVX2)) && \
+    defined(LATENT_KERNELS_HAVE_AVX2)
+namespace isa = avx2;
+#elif defined(LATENT_SIMD_NEON) && defined(LATENT_KERNELS_HAVE_NEON)
+namespace isa = neon;
+#else
+namespace isa = scalar;
+#endif
+
+// Elements per parallel chunk: enough work (tens of microseconds) to pay for a thread.
+inline constexpr std::int64_t elementwise_grain = std::int64_t{1} << 15;
+
+// y = f(x) (or y = f(a, b)) over [0, n) with an array driver of the chosen instruction
+// set (map_simd) or of the scalar code (map_scalar), in fixed chunks for the threads.
+template <class T, class F>
+inline void map_simd(const T* x, T* y, std::int64_t n, F f) {
+  parallel_for(0, n, elementwise_grain, [&](std::int64_t begin, std::int64_t end) {
+    isa::map_array(x + begin, y + begin, end - begin, f);
+  });
+}
+template <class T, class F>
+inline void map_simd(const T* a, const T* b, T* y, std::int64_t n, F f) {
+  parallel_for(0, n, elementwise_grain, [&](std::int64_t begin, std::int64_t end) {
+    isa::map_array(a + begin, b + begin, y + begin, end - begin, f);
+  });
+}
+template <class T, class F>
+inline void map_scalar(const T* x, T* y, std::int64_t n, F f) {
+  parallel_for(0, n, elementwise_grain, [&](std::int64_t begin, std::int64_t end) {
+    scalar::map_array(x + begin, y + begin, end - begin, f);
+  });
+}
+template <class T, class F>
+inline void map_scalar(const T* a, const T* b, T* y, std::int64_t n, F f) {
+  parallel_for(0, n, elementwise_grain, [&](std::int64_t begin, std::int64_t end) {
+    scalar::map_array(a + begin, b + begin, y + begin, end - begin, f);
+  });
+}
+
+}  // namespace transcendental_detail
+
+// ---- forward ---------------------------------------------------------------------------
+
+inline void exp(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::exp(v); });
+}
+inline void exp(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::exp(v); });
+}
+
+inline void log(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::log(v); });
+}
+inline void log(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::log(v); });
+}
+
+inline void tanh(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::tanh(v); });
+}
+inline void tanh(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::tanh(v); });
+}
+
+inline void sigmoid(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::sigmoid(v); });
+}
+inline void sigmoid(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::sigmoid(v); });
+}
+
+// gelu(x) = x Phi(x) = x (1 + erf(x / sqrt2)) / 2
+inline void gelu(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu(v); });
+}
+inline void gelu(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_scalar(x, y, n, [](double v) { return scalar::gelu(v); });
+}
+
+// gelu_tanh(x) = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+inline void gelu_tanh(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu_tanh(v); });
+}
+inline void gelu_tanh(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::gelu_tanh(v); });
+}
+
+// silu(x) = x sigmoid(x)
+inline void silu(const float* x, float* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::silu(v); });
+}
+inline void silu(const double* x, double* y, std::int64_t n) {
+  transcendental_detail::map_simd(x, y, n,
+                                  [](auto v) { return transcendental_detail::isa::silu(v); });
+}
+
+// softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold (PyTorch).
+inline void softplus(const float* x, float* y, std::int64_t n, float beta = 1.0f,
+                     float threshold = 20.0f) {
+  transcendental_detail::map_simd(
+      x, y, n, [=](auto v) { return transcendental_detail::isa::softplus(v, beta, threshold); });
+}
+inline void softplus(const double* x, double* y, std::int64_t n, double beta = 1.0,
+                     double threshold = 20.0) {
+  transcendental_detail::map_scalar(x, y, n,
+                                    [=](double v) { return scalar::softplus(v, beta, threshold); });
+}
+
+// ---- backward: grad_in[i] = grad_out[i] * f'(x[i]); grad_in may be x or grad_out ----------
+
+inline void gelu_backward(const float* x, const float* grad_out, float* grad_in, std::int64_t n) {
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_backward(v, g);
+  });
+}
+inline void gelu_backward(const double* x, const double* grad_out, double* grad_in,
+                          std::int64_t n) {
+  transcendental_detail::map_scalar(x, grad_out, grad_in, n,
+                                    [](double v, double g) { return scalar::gelu_backward(v, g); });
+}
+
+inline void gelu_tanh_backward(const float* x, const float* grad_out, float* grad_in,
+                               std::int64_t n) {
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_tanh_backward(v, g);
+  });
+}
+inline void gelu_tanh_backward(const double* x, const double* grad_out, double* grad_in,
+                               std::int64_t n) {
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::gelu_tanh_backward(v, g);
+  });
+}
+
+inline void silu_backward(const float* x, const float* grad_out, float* grad_in, std::int64_t n) {
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::silu_backward(v, g);
+  });
+}
+inline void silu_backward(const double* x, const double* grad_out, double* grad_in,
+                          std::int64_t n) {
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::silu_backward(v, g);
+  });
+}
+
+// From the forward output y = sigmoid(x): grad_in = grad_out * y (1 - y).
+inline void sigmoid_backward_from_output(const float* y, const float* grad_out, float* grad_in,
+                                         std::int64_t n) {
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::sigmoid_backward_from_output(v, g);
+  });
+}
+inline void sigmoid_backward_from_output(const double* y, const double* grad_out, double* grad_in,
+                                         std::int64_t n) {
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::sigmoid_backward_from_output(v, g);
+  });
+}
+
+// From the forward output y = tanh(x): grad_in = grad_out * (1 - y^2).
+inline void tanh_backward_from_output(const float* y, const float* grad_out, float* grad_in,
+                                      std::int64_t n) {
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::tanh_backward_from_output(v, g);
+  });
+}
+inline void tanh_backward_from_output(const double* y, const double* grad_out, double* grad_in,
+                                      std::int64_t n) {
+  transcendental_detail::map_simd(y, grad_out, grad_in, n, [](auto v, auto g) {
+    return transcendental_detail::isa::tanh_backward_from_output(v, g);
+  });
+}
+
+}  // namespace latent::kernels
+
+// ---- latent/tensor/creation.hpp ----
+// Making tensors: filled, ranged, random (from a Generator), or from your own values.
+// Every result is a fresh, contiguous leaf that does not require a gradient; chain
+// .requires_grad_() to make it a parameter.
+
+// ---- latent/tensor/tensor.hpp ----
+// Tensor<T>: a view (shape, strides, offset) onto shared storage, as in PyTorch.
+//
+// Copying a Tensor shares its data and its autograd state; clone() copies the data.
+// reshape/transpose/permute/slice/expand/... return views of the same storage. A tensor
+// carries an optional pointer to autograd metadata: whether it requires a gradient, its
+// accumulated .grad(), and the graph node that produced it.
+//
+// This header defines the class and its raw accessors. Its operations (arithmetic, views,
+// reductions, ...) are member declarations defined in ops/, which latent.hpp includes.
+
+#include <memory>
+
+// ---- latent/tensor/storage.hpp ----
+// Storage<T>: one reference-counted block of elements that tensors view. Its memory comes
+// from the caching allocator (core/allocator.hpp), 64-byte aligned.
+
+namespace latent {
+
+template <class T>
+class Storage {
+  static_assert(std::is_trivially_copyable<T>::value, "Storage holds plain element types");
+
+ public:
+  explicit Storage(std::int64_t size)
+      : size_(size), data_(static_cast<T*>(allocate_bytes(bytes()))) {}
+  ~Storage() { free_bytes(data_, bytes()); }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::int64_t size() const { return size_; }
+
+ private:
+  std::size_t bytes() const { return static_cast<std::size_t>(size_) * sizeof(T); }
+  std::int64_t size_;
+  T* data_;
+};
+
+}  // namespace latent
+
+namespace latent {
+
+template <class T>
+class Tensor;
+template <class T>
+struct Node;
+
+// Element type names, as PyTorch prints them.
+template <class T> inline const char* dtype_name() { return "unknown"; }
+template <> inline const char* dtype_name<float>() { return "float32"; }
+template <> inline const char* dtype_name<double>() { return "float64"; }
+template <> inline const char* dtype_name<std::int64_t>() { return "int64"; }
+template <> inline const char* dtype_name<std::int32_t>() { return "int32"; }
+template <> inline const char* dtype_name<std::uint8_t>() { return "uint8"; }
+template <> inline const char* dtype_name<bool>() { return "bool"; }
+
+// What autograd knows about a tensor. Shared by every copy of the tensor.
+template <class T>
+struct AutogradMeta {
+  bool requires_grad = false;
+  bool retains_grad = false;           // keep .grad() on a non-leaf (retain_grad())
+  std::shared_ptr<Node<T>> grad_fn;    // the op that produced it; null for leaves
+  Tensor<T> grad;                      // accumulated gradient (undefined until backward)
+};
+
+// Dims to reduce over: one dim, a list, or all of them (the default).
+struct DimList {
+  std::vector<std::int64_t> dims;
+  bool all = true;
+  DimList() = default;
+  DimList(std::int64_t d) : dims{d}, all(false) {}  // NOLINT: implicit by design
+  DimList(int d) : dims{d}, all(false) {}           // NOLINT
+  DimList(std::initializer_list<std::int64_t> ds) : dims(ds), all(false) {}
+  DimList(const std::vector<std::int64_t>& ds) : dims(ds), all(false) {}  // NOLINT
+};
+
+template <class T>
+class Tensor {
+ public:
+  using value_type = T;
+
+  // An undefined tensor (no storage); defined() is false.
+  Tensor() = default;
+  // An uninitialised tensor of the given shape.
+  explicit Tensor(const Shape& shape)
+      : storage_(std::make_shared<Storage<T>>(checked_numel(shape))),
+        shape_(shape),
+        strides_(contiguous_strides(shape)) {}
+  // A view of existing storage.
+  Tensor(std::shared_ptr<Storage<T>> storage, const Shape& shape, const Strides& strides,
+         std::int64_t offset)
+      : storage_(std::move(storage)), shape_(shape), strides_(strides), offset_(offset) {}
+
+  // ---- what it is ----
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  const Shape& sizes() const { return shape_; }
+  const Strides& strides() const { return strides_; }
+  std::int64_t offset() const { return offset_; }
+  int dim() const { return shape_.size(); }
+  std::int64_t numel() const { return shape_.numel(); }
+  std::int64_t size(std::int64_t d) const { return shape_[wrap_dim(d, dim(), "size")]; }
+  std::int64_t stride(std::int64_t d) const { return strides_[wrap_dim(d, dim(), "stride")]; }
+  bool is_contiguous() const {
+    std::int64_t expected = 1;
+    for (int i = dim() - 1; i >= 0; --i) {
+      if (shape_[i] != 1 && strides_[i] != expected) return false;
+      expected *= shape_[i];
+    }
+    return true;
+  }
+  const std::shared_ptr<Storage<T>>& storage() const { return storage_; }
+  // Pointer to the first element (shape/strides say where the others are).
+  T* data() const { return storage_ ? storage_->data() + offset_ : nullptr; }
+  // Same as data(), for contiguous use; checks contiguity.
+  T* data_ptr() const {
+    LATENT_CHECK(is_contiguous(), "data_ptr: tensor of shape ", shape_,
+                 " is not contiguous; call contiguous() first");
+    return data();
+  }
+
+  // ---- elements (raw access, not recorded by autograd) ----
+  T& at(std::initializer_list<std::int64_t> index) const {
+    LATENT_CHECK(static_cast<int>(index.size()) == dim(), "at: ", index.size(),
+                 " indices for a tensor of shape ", shape_);
+    std::int64_t off = offset_;
+    int d = 0;
+    for (std::int64_t i : index) {
+      LATENT_CHECK(i >= -shape_[d] && i < shape_[d], "at: index ", i, " is out of range for dim ",
+                   d, " of size ", shape_[d]);
+      off += (i < 0 ? i + shape_[d] : i) * strides_[d];
+      ++d;
+    }
+    return storage_->data()[off];
+  }
+  template <class... I>
+  T& operator()(I... index) const {
+    return at({static_cast<std::int64_t>(index)...});
+  }
+  // The value of a one-element tensor.
+  T item() const {
+    LATENT_CHECK(numel() == 1, "item: tensor of shape ", shape_,
+                 " has ", numel(), " elements, item() needs exactly one");
+    return *data();
+  }
+  // The elements in row-major order.
+  std::vector<T> to_vector() const;
+
+  // ---- autograd ----
+  bool requires_grad() const { return meta_ && meta_->requires_grad; }
+  // Marks a leaf tensor as needing a gradient (floating-point types only).
+  Tensor& requires_grad_(bool on = true) {
+    LATENT_CHECK(!on || std::is_floating_point<T>::value,
+                 "requires_grad_: only floating-point tensors can require gradients, this one is ",
+                 dtype_name<T>());
+    LATENT_CHECK(!meta_ || !meta_->grad_fn, "requires_grad_: can only change it on a leaf tensor; "
+                 "use detach() to get a leaf");
+    if (!meta_) meta_ = std::make_shared<AutogradMeta<T>>();
+    meta_->requires_grad = on;
+    return *this;
+  }
+  bool is_leaf() const { return !meta_ || !meta_->grad_fn; }
+  // The accumulated gradient (undefined until a backward pass reaches this tensor).
+  Tensor grad() const { return meta_ ? meta_->grad : Tensor(); }
+  void set_grad(const Tensor& g) const {
+    LATENT_CHECK(meta_ != nullptr, "set_grad: tensor does not track gradients");
+    meta_->grad = g;
+  }
+  // Drops the accumulated gradient (as PyTorch's zero_grad(set_to_none=True)).
+  void zero_grad() const {
+    if (meta_) meta_->grad = Tensor();
+  }
+  void retain_grad() const {
+    LATENT_CHECK(requires_grad(), "retain_grad: tensor does not require grad");
+    meta_->retains_grad = true;
+  }
+  std::shared_ptr<Node<T>> grad_fn() const { return meta_ ? meta_->grad_fn : nullptr; }
+  const std::shared_ptr<AutogradMeta<T>>& autograd_meta() const { return meta_; }
+  void set_autograd_meta(std::shared_ptr<AutogradMeta<T>> meta) { meta_ = std::move(meta); }
+  // The same data, cut from the graph.
+  Tensor detach() const { return Tensor(storage_, shape_, strides_, offset_); }
+  // Runs backpropagation from this tensor (ops/autograd.hpp).
+  void backward(const Tensor& grad_output = Tensor(), bool retain_graph = false,
+                bool create_graph = false) const;
+
+  // ---- views (ops/shape_ops.hpp); all differentiable ----
+  Tensor view(const Shape& shape) const;
+  Tensor reshape(const Shape& shape) const;
+  Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+  Tensor t() const;  // transpose of a matrix
+  Tensor permute(const Shape& dims) const;
+  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor expand_as(const Tensor& other) const { return expand(other.shape()); }
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor contiguous() const;
+  Tensor clone() const;
+  template <class U>
+  Tensor<U> to() const;
+
+  // ---- in place (ops/inplace.hpp); refused on tensors that need a gradient ----
+  Tensor& fill_(T value);
+  Tensor& zero_() { return fill_(T(0)); }
+  Tensor& copy_(const Tensor& src);
+  Tensor& add_(const Tensor& other, T alpha = T(1));
+  Tensor& add_(T value);
+  Tensor& sub_(const Tensor& other);
+  Tensor& sub_(T value);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(T value);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(T value);
+  Tensor& clamp_(T low, T high);
+
+  // ---- reductions (ops/reduce_ops.hpp) ----
+  Tensor sum(const DimList& dims = {}, bool keepdim = false) const;
+  Tensor mean(const DimList& dims = {}, bool keepdim = false) const;
+  Tensor var(const DimList& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const DimList& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor amax(const DimList& dims = {}, bool keepdim = false) const;
+  Tensor amin(const DimList& dims = {}, bool keepdim = false) const;
+  Tensor logsumexp(const DimList& dims = {}, bool keepdim = false) const;
+  Tensor<std::int64_t> argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor<std::int64_t> argmax() const;
+  Tensor<std::int64_t> argmin(std::int64_t dim, bool keepdim = false) const;
+
+  // ---- elementwise maths as methods (ops/) ----
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor neg() const;
+  Tensor square() const;
+  Tensor pow(T exponent) const;
+  Tensor matmul(const Tensor& other) const;
+
+ private:
+  static std::int64_t checked_numel(const Shape& shape) {
+    std::int64_t n = 1;
+    for (std::int64_t s : shape) {
+      LATENT_CHECK(s >= 0, "tensor: negative size ", s, " in shape ", shape);
+      LATENT_CHECK(s == 0 || n <= (std::int64_t(1) << 62) / s, "tensor: shape ", shape,
+                   " has too many elements");
+      n *= s;
+    }
+    return n;
+  }
+
+  std::shared_ptr<Storage<T>> storage_;
+  Shape shape_;
+  Strides strides_;
+  std::int64_t offset_ = 0;
+  std::shared_ptr<AutogradMeta<T>> meta_;
+};
+
+using Tensorf = Tensor<float>;
+using Tensord = Tensor<double>;
+using Tensorl = Tensor<std::int64_t>;
+using Tensorb = Tensor<bool>;
+
+}  // namespace latent
+
+namespace latent {
+
+template <class T>
+Tensor<T> empty(const Shape& shape) {
+  return Tensor<T>(shape);
+}
+
+template <class T>
+Tensor<T> full(const Shape& shape, T value) {
+  Tensor<T> t(shape);
+  std::fill(t.data(), t.data() + t.numel(), value);
+  return t;
+}
+
+template <class T>
+Tensor<T> zeros(const Shape& shape) {
+  return full<T>(shape, T(0));
+}
+
+template <class T>
+Tensor<T> ones(const Shape& shape) {
+  return full<T>(shape, T(1));
+}
+
+template <class T, class U>
+Tensor<T> empty_like(const Tensor<U>& t) { return empty<T>(t.shape()); }
+template <class T>
+Tensor<T> zeros_like(const Tensor<T>& t) { return zeros<T>(t.shape()); }
+template <class T>
+Tensor<T> ones_like(const Tensor<T>& t) { return ones<T>(t.shape()); }
+template <class T>
+Tensor<T> full_like(const Tensor<T>& t, T value) { return full<T>(t.shape(), value); }
+
+// A tensor holding `values`, with the given shape (a 1-d tensor when shape is omitted).
+template <class T>
+Tensor<T> tensor(const std::vector<T>& values, const Shape& shape) {
+  LATENT_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(), "tensor: ",
+               values.size(), " values do not fill shape ", shape, " (", shape.numel(),
+               " elements)");
+  Tensor<T> t(shape);
+  std::copy(values.begin(), values.end(), t.data());
+  return t;
+}
+template <class T>
+Tensor<T> tensor(const std::vector<T>& values) {
+  return tensor<T>(values, Shape{static_cast<std::int64_t>(values.size())});
+}
+template <class T>
+Tensor<T> tensor(std::initializer_list<T> values, const Shape& shape) {
+  return tensor<T>(std::vector<T>(values), shape);
+}
+template <class T>
+Tensor<T> tensor(std::initializer_list<T> values) {
+  return tensor<T>(std::vector<T>(values));
+}
+// A rank-0 tensor holding one value.
+template <class T>
+Tensor<T> scalar_tensor(T value) {
+  return full<T>(Shape{}, value);
+}
+
+// start, start + step, ... up to (not including) end, as torch.arange.
+template <class T>
+Tensor<T> arange(T start, T end, T step = T(1)) {
+  LATENT_CHECK(step != T(0), "arange: step must be nonzero");
+  LATENT_CHECK(std::isfinite(static_cast<double>(start)) && std::isfinite(static_cast<double>(end)),
+               "arange: start and end must be finite");
+  const double span = (static_cast<double>(end) - static_cast<double>(start)) / static_cast<double>(step);
+  const std::int64_t n = span > 0 ? static_cast<std::int64_t>(std::ceil(span)) : 0;
+  Tensor<T> t(Shape{n});
+  T* p = t.data();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<T>(i) * step);
+  return t;
+}
+template <class T>
+Tensor<T> arange(T end) {
+  return arange<T>(T(0), end, T(1));
+}
+
+// `steps` evenly spaced values from start to end inclusive, as torch.linspace.
+template <class T>
+Tensor<T> linspace(T start, T end, std::int64_t steps) {
+  LATENT_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
+  Tensor<T> t(Shape{steps});
+  T* p = t.data();
+  if (steps == 1) p[0] = start;
+  if (steps > 1) {
+    // Fill from both ends (as PyTorch does) so the last value is exactly `end`.
+    const double step = (static_cast<double>(end) - static_cast<double>(start)) / double(steps - 1);
+    const std::int64_t half = steps / 2;
+    for (std::int64_t i = 0; i < steps; ++i)
+      p[i] = i < half ? static_cast<T>(start + step * double(i))
+                      : static_cast<T>(end - step * double(steps - 1 - i));
+  }
+  return t;
+}
+
+// The n x m identity (m = n by default).
+template <class T>
+Tensor<T> eye(std::int64_t n, std::int64_t m = -1) {
+  if (m < 0) m = n;
+  Tensor<T> t = zeros<T>(Shape{n, m});
+  for (std::int64_t i = 0; i < std::min(n, m); ++i) t.data()[i * m + i] = T(1);
+  return t;
+}
+
+// Uniform on [low, high) (default [0, 1)).
+template <class T>
+Tensor<T> rand(const Shape& shape, Generator& gen, T low = T(0), T high = T(1)) {
+  Tensor<T> t(shape);
+  gen.fill_uniform(t.data(), t.numel(), low, high);
+  return t;
+}
+
+// Normal with the given mean and standard deviation (default N(0, 1)).
+template <class T>
+Tensor<T> randn(const Shape& shape, Generator& gen, T mean = T(0), T std = T(1)) {
+  Tensor<T> t(shape);
+  gen.fill_normal(t.data(), t.numel(), mean, std);
+  return t;
+}
+
+// Integers uniform in [low, high).
+template <class T = std::int64_t>
+Tensor<T> randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen) {
+  LATENT_CHECK(low < high, "randint: empty range [", low, ", ", high, ")");
+  Tensor<std::int64_t> t(shape);
+  gen.fill_randint(t.data(), t.numel(), low, high);
+  if constexpr (std::is_same<T, std::int64_t>::value) {
+    return t;
+  } else {
+    Tensor<T> out(shape);
+    for (std::int64_t i = 0; i < t.numel(); ++i) out.data()[i] = static_cast<T>(t.data()[i]);
+    return out;
+  }
+}
+
+template <class T>
+Tensor<T> rand_like(const Tensor<T>& t, Generator& gen) { return rand<T>(t.shape(), gen); }
+template <class T>
+Tensor<T> randn_like(const Tensor<T>& t, Generator& gen) { return randn<T>(t.shape(), gen); }
+
+}  // namespace latent
+// ---- latent/tensor/print.hpp ----
+// Printing in PyTorch's style:
+//   tensor([[1.0000, 2.0000],
+//           [3.0000, 4.0000]], dtype=float64, shape=[2, 2])
+// Floats use 4 decimals, or scientific notation when the magnitudes call for it; tensors
+// over 1000 elements show 3 items at each edge of every dim with "..." between.
+
+#include <iomanip>
+
+namespace latent {
+
+namespace detail {
+
+struct PrintFormat {
+  bool scientific = false;
+  bool summarize = false;
+  int width = 0;
+};
+
+template <class T>
+std::string format_value(T v, const PrintFormat& f) {
+  std::ostringstream s;
+  if constexpr (std::is_same<T, bool>::value) {
+    s << (v ? "True" : "False");
+  } else if constexpr (std::is_floating_point<T>::value) {
+    if (std::isnan(v)) s << "nan";
+    else if (std::isinf(v)) s << (v > 0 ? "inf" : "-inf");
+    else if (f.scientific) s << std::scientific << std::setprecision(4) << v;
+    else s << std::fixed << std::setprecision(4) << v;
+  } else {
+    s << static_cast<long long>(v);
+  }
+  return s.str();
+}
+
+// Element indices to show along a dim of size n.
+inline std::vector<std::int64_t> shown(std::int64_t n, bool summarize) {
+  std::vector<std::int64_t> idx;
+  if (summarize && n > 6) {
+    for (std::int64_t i = 0; i < 3; ++i) idx.push_back(i);
+    idx.push_back(-1);  // "..."
+    for (std::int64_t i = n - 3; i < n; ++i) idx.push_back(i);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) idx.push_back(i);
+  }
+  return idx;
+}
+
+template <class T>
+void print_dim(std::ostream& os, const Tensor<T>& t, int d, std::int64_t offset, int indent,
+               const PrintFormat& f) {
+  const T* base = t.storage()->data();
+  os << '[';
+  const std::vector<std::int64_t> idx = shown(t.shape()[d], f.summarize);
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    if (k > 0) {
+      os << ',';
+      if (d == t.dim() - 1) os << ' ';
+      else os << std::string(static_cast<std::size_t>(t.dim() - d - 1), '\n')
+              << std::string(static_cast<std::size_t>(indent + d + 1), ' ');
+    }
+    if (idx[k] < 0) {
+      os << "...";
+      continue;
+    }
+    const std::int64_t o = offset + idx[k] * t.strides()[d];
+    if (d == t.dim() - 1) {
+      const std::string v = format_value(base[o], f);
+      os << std::string(static_cast<std::size_t>(std::max<int>(0, f.width - static_cast<int>(v.size()))), ' ') << v;
+    } else {
+      print_dim(os, t, d + 1, o, indent, f);
+    }
+  }
+  os << ']';
+}
+
+}  // namespace detail
+
+template <class T>
+std::ostream& operator<<(std::ostream& os, const Tensor<T>& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  detail::PrintFormat f;
+  f.summarize = t.numel() > 1000;
+  // Choose notation and width from the values that will be shown.
+  std::vector<T> values;
+  if (t.numel() > 0) {
+    const T* base = t.storage()->data();
+    std::vector<std::int64_t> index(static_cast<std::size_t>(t.dim()), 0);
+    for (std::int64_t i = 0; i < t.numel() && values.size() < 100000; ++i) {
+      std::int64_t o = t.offset();
+      for (int d = 0; d < t.dim(); ++d) o += index[static_cast<std::size_t>(d)] * t.strides()[d];
+      values.push_back(base[o]);
+      for (int d = t.dim() - 1; d >= 0; --d) {
+        if (++index[static_cast<std::size_t>(d)] < t.shape()[d]) break;
+        index[static_cast<std::size_t>(d)] = 0;
+      }
+    }
+  }
+  if constexpr (std::is_floating_point<T>::value) {
+    double largest = 0, smallest = INFINITY;
+    for (T v : values) {
+      const double a = std::fabs(static_cast<double>(v));
+      if (!std::isfinite(a)) continue;
+      if (a > largest) largest = a;
+      if (a > 0 && a < smallest) smallest = a;
+    }
+    f.scientific = largest >= 1e8 || (smallest < 1e-4 && largest > 0) ||
+                   (largest > 0 && largest / smallest >= 1e3 && largest >= 1e3);
+  }
+  for (T v : values) f.width = std::max<int>(f.width, static_cast<int>(detail::format_value(v, f).size()));
+  os << "tensor(";
+  if (t.dim() == 0) os << detail::format_value(*t.data(), f);
+  else detail::print_dim(os, t, 0, t.offset(), 7, f);
+  if (!std::is_same<T, float>::value) os << ", dtype=" << dtype_name<T>();
+  if (t.dim() > 1 || (t.dim() == 1 && t.numel() == 0)) os << ", shape=" << t.shape();
+  if (t.requires_grad()) os << (t.is_leaf() ? ", requires_grad=True" : ", grad_fn=") << (t.is_leaf() ? "" : t.grad_fn()->name);
+  return os << ')';
+}
+
+// The printed form as a string.
+template <class T>
+std::string to_string(const Tensor<T>& t) {
+  std::ostringstream s;
+  s << t;
+  return s.str();
+}
+
+}  // namespace latent
+
+// ---- latent/ops/autograd.hpp ----
+// Reverse-mode automatic differentiation.
+//
+// Every op that sees an input requiring a gradient records a Node: its name, edges to the
+// autograd metadata of its inputs, and a backward function that maps the gradient of its
+// output to the gradients of its inputs (the vector-Jacobian product). The backward
+// functions are written with differentiable ops, so with create_graph the gradients are
+// themselves recorded and can be differentiated again (WGAN-GP, R1).
+//
+// backward() walks the graph from the output in dependency order (Kahn's algorithm: a
+// tensor's gradient is passed on only when every consumer has contributed to it) and adds
+// the gradients of leaves into their .grad(). Unless retain_graph is set, each node drops
+// its backward function (and the tensors it saved) once it has run.
+
+#include <atomic>
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+// ---- latent/ops/grad_mode.hpp ----
+// Grad mode and anomaly mode: two per-thread switches that every op consults.
+//
+// With grad mode off (NoGradGuard) ops record nothing: no graph node is made and no
+// tensor is kept alive, so inference costs what the arithmetic costs. Anomaly mode makes
+// every op check what it produced, forward and backward, for NaN and Inf, and fail with
+// the op's name.
+
+namespace latent {
+
+namespace detail {
+inline bool& grad_mode_slot() {
+  thread_local bool enabled = true;
+  return enabled;
+}
+inline bool& anomaly_mode_slot() {
+  thread_local bool enabled = false;
+  return enabled;
+}
+}  // namespace detail
+
+inline bool is_grad_enabled() { return detail::grad_mode_slot(); }
+inline void set_grad_enabled(bool on) { detail::grad_mode_slot() = on; }
+inline bool is_anomaly_enabled() { return detail::anomaly_mode_slot(); }
+inline void set_detect_anomaly(bool on) { detail::anomaly_mode_slot() = on; }
+
+// Sets grad mode for a scope and restores the previous mode when it ends.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool on) : previous_(is_grad_enabled()) { set_grad_enabled(on); }
+  ~GradModeGuard() { set_grad_enabled(previous_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+struct NoGradGuard : GradModeGuard {
+  NoGradGuard() : GradModeGuard(false) {}
+};
+struct EnableGradGuard : GradModeGuard {
+  EnableGradGuard() : GradModeGuard(true) {}
+};
+
+// Turns anomaly detection on for a scope.
+class DetectAnomalyGuard {
+ public:
+  explicit DetectAnomalyGuard(bool on = true) : previous_(is_anomaly_enabled()) {
+    set_detect_anomaly(on);
+  }
+  ~DetectAnomalyGuard() { set_detect_anomaly(previous_); }
+  bool previous() const { return previous_; }
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace latent
+
+namespace latent {
+
+template <class T>
+Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b);  // ops/binary_ops.hpp
+
+template <class T>
+using BackwardFn = std::function<std::vector<Tensor<T>>(const Tensor<T>& grad_output)>;
+
+template <class T>
+struct Node {
+  const char* name = "";
+  std::vector<std::shared_ptr<AutogradMeta<T>>> inputs;  // null where no gradient flows
+  BackwardFn<T> backward;  // empty once the graph has been freed
+  // False when the backward uses a fused kernel that is not itself differentiable.
+  bool differentiable_backward = true;
+};
+
+// True when any element is NaN or infinite (always false for integer types).
+template <class T>
+bool has_non_finite(const Tensor<T>& t) {
+  if constexpr (!std::is_floating_point<T>::value) {
+    (void)t;
+    return false;
+  } else {
+    if (!t.defined()) return false;
+    std::atomic<bool> bad{false};
+    kernels::StridedLoop<1> loop(t.shape(), {t.strides()});
+    const T* base = t.data();
+    loop.run(
+        [&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+          for (std::int64_t i = 0; i < n; ++i)
+            if (!std::isfinite(base[off[0] + i * st[0]])) bad.store(true, std::memory_order_relaxed);
+        },
+        std::int64_t(1) << 62);
+    return bad.load();
+  }
+}
+
+// True when grad mode is on and any of the tensors requires a gradient.
+template <class T>
+bool needs_grad(const std::vector<const Tensor<T>*>& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor<T>* t : inputs)
+    if (t->requires_grad()) return true;
+  return false;
+}
+
+// Finishes an op: checks its output in anomaly mode and, when a gradient must flow,
+// attaches a node with the backward function. Returns the output.
+template <class T>
+Tensor<T> record(Tensor<T> out, const char* name, const std::vector<const Tensor<T>*>& inputs,
+                 BackwardFn<T> backward, bool differentiable_backward = true) {
+  if (is_anomaly_enabled() && has_non_finite(out))
+    fail("anomaly: ", name, " produced NaN or Inf in its forward pass (output shape ",
+         out.shape(), ")");
+  if (!needs_grad<T>(inputs)) return out;
+  auto node = std::make_shared<Node<T>>();
+  node->name = name;
+  node->differentiable_backward = differentiable_backward;
+  for (const Tensor<T>* t : inputs)
+    node->inputs.push_back(t->requires_grad() ? t->autograd_meta() : nullptr);
+  node->backward = std::move(backward);
+  auto meta = std::make_shared<AutogradMeta<T>>();
+  meta->requires_grad = true;
+  meta->grad_fn = std::move(node);
+  out.set_autograd_meta(std::move(meta));
+  return out;
+}
+
+// Like record(), for ops whose backward needs their own output y (exp, tanh, softmax...):
+// fn(g, y) returns the input gradients. Holding y in the node would make a cycle
+// (y -> node -> y), so the node keeps y's data and only a weak link to y's autograd
+// metadata, restored when the backward runs, so that y stays differentiable.
+template <class T, class Fn>
+Tensor<T> record_using_output(Tensor<T> out, const char* name,
+                              const std::vector<const Tensor<T>*>& inputs, Fn fn,
+                              bool differentiable_backward = true) {
+  if (!needs_grad<T>(inputs)) return record<T>(out, name, {}, nullptr);
+  struct Saved {
+    Tensor<T> data;
+    std::weak_ptr<AutogradMeta<T>> meta;
+  };
+  auto saved = std::make_shared<Saved>();
+  out = record<T>(out, name, inputs, [saved, fn](const Tensor<T>& g) {
+    Tensor<T> y = saved->data;
+    y.set_autograd_meta(saved->meta.lock());
+    return fn(g, y);
+  }, differentiable_backward);
+  saved->data = out.detach();
+  saved->meta = out.autograd_meta();
+  return out;
+}
+
+namespace detail {
+
+// Runs one node's backward. With create_graph, an op whose backward is not differentiable
+// returns gradients wrapped in a node that fails if a second derivative is asked through it.
+template <class T>
+std::vector<Tensor<T>> call_backward(Node<T>& node, const Tensor<T>& grad, bool create_graph) {
+  if (!node.backward)
+    fail("backward: the graph through ", node.name,
+         " was already freed; pass retain_graph=true to the first backward to go through it "
+         "again");
+  // Anomaly checks run on what the node returns, so that they name the node rather than
+  // an op inside its backward.
+  DetectAnomalyGuard anomaly_off(false);
+  std::vector<Tensor<T>> grads;
+  if (create_graph && !node.differentiable_backward) {
+    {
+      NoGradGuard no_grad;
+      grads = node.backward(grad);
+    }
+    // The gradients depend on the op's inputs and on `grad`; a second derivative through
+    // them is refused by a node that fails when reached.
+    auto refuse = std::make_shared<Node<T>>();
+    refuse->name = node.name;
+    refuse->inputs = node.inputs;
+    if (grad.requires_grad()) refuse->inputs.push_back(grad.autograd_meta());
+    const char* name = node.name;
+    refuse->backward = [name](const Tensor<T>&) -> std::vector<Tensor<T>> {
+      fail("autograd: ", name,
+           " has no second derivative (its backward uses a fused kernel); build the model "
+           "from differentiable ops where double backward is needed");
+    };
+    for (Tensor<T>& g : grads) {
+      if (!g.defined()) continue;
+      auto meta = std::make_shared<AutogradMeta<T>>();
+      meta->requires_grad = true;
+      meta->grad_fn = refuse;
+      g.set_autograd_meta(std::move(meta));
+    }
+  } else {
+    GradModeGuard mode(create_graph);
+    grads = node.backward(grad);
+  }
+  LATENT_CHECK(grads.size() == node.inputs.size(), "autograd: ", node.name, " returned ",
+               grads.size(), " gradients for ", node.inputs.size(), " inputs");
+  if (anomaly_off.previous())
+    for (const Tensor<T>& g : grads)
+      if (has_non_finite(g)) fail("anomaly: the backward of ", node.name, " produced NaN or Inf");
+  return grads;
+}
+
+inline void check_grad_shape(const Shape& got, const Shape& want, const char* op) {
+  LATENT_CHECK(got == want, "autograd: ", op, " produced a gradient of shape ", got,
+               " for an input of shape ", want);
+}
+
+// The engine behind backward() and grad(). With `targets` null, leaf gradients are added
+// into .grad(); otherwise the gradients of the targets are returned and .grad() is untouched.
+template <class T>
+std::vector<Tensor<T>> run_backward(const std::vector<Tensor<T>>& outputs,
+                                    const std::vector<Tensor<T>>& grad_outputs,
+                                    bool retain_graph, bool create_graph,
+                                    const std::vector<Tensor<T>>* targets, bool allow_unused) {
+  using Meta = AutogradMeta<T>;
+  LATENT_CHECK(outputs.size() == grad_outputs.size(), "backward: ", outputs.size(),
+               " outputs but ", grad_outputs.size(), " gradients");
+  struct Info {
+    int pending = 0;      // consumers that have not yet passed their gradient down
+    Tensor<T> grad;       // gradient summed so far
+    bool needed = true;   // leads to a target (always true without targets)
+  };
+  std::unordered_map<Meta*, Info> info;
+  std::vector<Meta*> order;  // every reachable meta, discovered depth-first
+
+  // Discover the graph and count the consumers of every tensor.
+  std::vector<Meta*> stack;
+  for (const Tensor<T>& out : outputs) {
+    LATENT_CHECK(out.requires_grad(), "backward: a tensor that does not require grad has no "
+                 "graph to differentiate (shape ", out.shape(), ")");
+    Meta* m = out.autograd_meta().get();
+    if (info.emplace(m, Info{}).second) {
+      stack.push_back(m);
+      order.push_back(m);
+    }
+  }
+  while (!stack.empty()) {
+    Meta* m = stack.back();
+    stack.pop_back();
+    if (!m->grad_fn) continue;
+    for (const auto& input : m->grad_fn->inputs) {
+      if (!input) continue;
+      auto inserted = info.emplace(input.get(), Info{});
+      ++inserted.first->second.pending;
+      if (inserted.second) {
+        stack.push_back(input.get());
+        order.push_back(input.get());
+      }
+    }
+  }
+
+  // With targets, only nodes on a path to a target need to run.
+  std::unordered_map<Meta*, std::size_t> target_index;
+  if (targets) {
+    for (std::size_t i = 0; i < targets->size(); ++i) {
+      const Tensor<T>& t = (*targets)[i];
+      LATENT_CHECK(t.requires_grad(), "grad: input ", i, " does not require grad");
+      target_index[t.autograd_meta().get()] = i;
+    }
+    for (auto& entry : info) entry.second.needed = false;
+    // Repeat until stable: a meta is needed if it is a target or feeds a needed meta.
+    // `order` lists producers after consumers, so walking it backwards converges fast.
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        Meta* m = *it;
+        Info& mi = info[m];
+        if (mi.needed) continue;
+        bool needed = target_index.count(m) > 0;
+        if (!needed && m->grad_fn)
+          for (const auto& input : m->grad_fn->inputs)
+            if (input && info[input.get()].needed) needed = true;
+        if (needed) {
+          mi.needed = true;
+          changed = true;
+        }
+      }
+    }
+  }
+
+  std::vector<Meta*> ready;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    Meta* m = outputs[i].autograd_meta().get();
+    Tensor<T> g = grad_outputs[i];
+    check_grad_shape(g.shape(), outputs[i].shape(), "backward (the given output gradient)");
+    Info& mi = info[m];
+    mi.grad = mi.grad.defined() ? mi.grad + g : g;
+  }
+  for (const Tensor<T>& out : outputs) {
+    Meta* m = out.autograd_meta().get();
+    if (info[m].pending == 0 && std::find(ready.begin(), ready.end(), m) == ready.end())
+      ready.push_back(m);
+  }
+
+  std::vector<Tensor<T>> result(targets ? targets->size() : 0);
+  while (!ready.empty()) {
+    Meta* m = ready.back();
+    ready.pop_back();
+    Info& mi = info[m];
+    Tensor<T> grad = mi.grad;
+    mi.grad = Tensor<T>();
+    if (targets) {
+      auto t = target_index.find(m);
+      if (t != target_index.end()) result[t->second] = grad;
+    } else if (!m->grad_fn || m->retains_grad) {
+      if (grad.defined()) {
+        Tensor<T> g = create_graph ? grad : grad.detach();
+        if (m->grad.defined()) {
+          GradModeGuard mode(create_graph);
+          m->grad = m->grad + g;
+        } else {
+          m->grad = g;
+        }
+      }
+    }
+    if (!m->grad_fn) continue;
+    Node<T>& node = *m->grad_fn;
+    std::vector<Tensor<T>> grads;
+    if (mi.needed && grad.defined()) {
+      grads = call_backward(node, grad, create_graph);
+      if (!retain_graph) node.backward = nullptr;
+    }
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      Meta* input = node.inputs[i].get();
+      if (!input) continue;
+      Info& ii = info[input];
+      if (i < grads.size() && grads[i].defined()) {
+        GradModeGuard mode(create_graph);
+        ii.grad = ii.grad.defined() ? ii.grad + grads[i] : grads[i];
+      }
+      if (--ii.pending == 0) ready.push_back(input);
+    }
+  }
+
+  if (targets && !allow_unused)
+    for (std::size_t i = 0; i < result.size(); ++i)
+      LATENT_CHECK(result[i].defined(), "grad: input ", i,
+                   " is not used to compute the outputs (pass allow_unused=true to get an "
+                   "undefined gradient instead)");
+  return result;
+}
+
+template <class T>
+Tensor<T> ones_like_for_backward(const Tensor<T>& out) {
+  LATENT_CHECK(out.numel() == 1, "backward: the output has shape ", out.shape(),
+               "; backward() without a gradient needs a one-element output (a scalar loss)");
+  Tensor<T> one(out.shape());
+  *one.data() = T(1);
+  return one;
+}
+
+}  // namespace detail
+
+template <class T>
+void Tensor<T>::backward(const Tensor<T>& grad_output, bool retain_graph, bool create_graph) const {
+  Tensor<T> g = grad_output.defined() ? grad_output : detail::ones_like_for_backward(*this);
+  detail::run_backward<T>({*this}, {g}, retain_graph, create_graph, nullptr, false);
+}
+
+namespace autograd {
+
+// Gradients of sum_k <outputs[k], grad_outputs[k]> with respect to `inputs`, returned as
+// tensors (.grad() is not touched). With create_graph the results can be differentiated
+// again. grad_outputs may be empty when every output has one element.
+template <class T>
+std::vector<Tensor<T>> grad(const std::vector<Tensor<T>>& outputs,
+                            const std::vector<Tensor<T>>& inputs,
+                            std::vector<Tensor<T>> grad_outputs = {}, bool create_graph = false,
+                            bool retain_graph = false, bool allow_unused = false) {
+  if (grad_outputs.empty())
+    for (const Tensor<T>& out : outputs) grad_outputs.push_back(detail::ones_like_for_backward(out));
+  return detail::run_backward<T>(outputs, grad_outputs, retain_graph || create_graph, create_graph,
+                                 &inputs, allow_unused);
+}
+
+}  // namespace autograd
+
+}  // namespace latent
+// ---- latent/ops/binary_ops.hpp ----
+// Arithmetic between tensors (NumPy broadcasting) and with scalars, comparisons, where.
+//
+// Gradients, for out = f(a, b) with a and b broadcast to out's shape: the gradient of a
+// broadcast input is the output gradient summed over the dims it was broadcast along
+// (sum_to). d(a+b) = (g, g); d(a-b) = (g, -g); d(a*b) = (g b, g a);
+// d(a/b) = (g / b, -g a / b^2); max/min send g to the larger/smaller input (half to each
+// on ties, as PyTorch).
+
+// ---- latent/ops/elementwise.hpp ----
+// Building blocks for elementwise ops: apply a scalar function to every element of one,
+// two or three tensors (NumPy broadcasting), producing a new contiguous tensor.
+
+namespace latent {
+
+// Lets a scalar argument take the tensor's element type (t + 2.0 on a float tensor).
+template <class T>
+using Scalar = typename std::common_type<T>::type;
+
+namespace detail {
+
+// Strides that read t as if broadcast to `shape` (0 along broadcast dims).
+template <class T>
+Strides broadcast_strides(const Tensor<T>& t, const Shape& shape) {
+  Strides s = Dims::filled(shape.size(), 0);
+  const int shift = shape.size() - t.dim();
+  for (int i = 0; i < t.dim(); ++i) s[i + shift] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return s;
+}
+
+template <class Out, class T, class Fn>
+Tensor<Out> map(const Tensor<T>& x, Fn fn) {
+  Tensor<Out> out(x.shape());
+  kernels::map_unary(x.shape(), out.data(), out.strides(), x.data(), x.strides(), fn);
+  return out;
+}
+
+template <class Out, class A, class B, class Fn>
+Tensor<Out> map2(const Tensor<A>& a, const Tensor<B>& b, const char* op, Fn fn) {
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor<Out> out(shape);
+  kernels::map_binary(shape, out.data(), out.strides(), a.data(), broadcast_strides(a, shape),
+                      b.data(), broadcast_strides(b, shape), fn);
+  return out;
+}
+
+template <class Out, class A, class B, class C, class Fn>
+Tensor<Out> map3(const Tensor<A>& a, const Tensor<B>& b, const Tensor<C>& c, const char* op, Fn fn) {
+  const Shape shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), op), c.shape(), op);
+  Tensor<Out> out(shape);
+  kernels::map_ternary(shape, out.data(), out.strides(), a.data(), broadcast_strides(a, shape),
+                       b.data(), broadcast_strides(b, shape), c.data(), broadcast_strides(c, shape),
+                       fn);
+  return out;
+}
+
+}  // namespace detail
+}  // namespace latent
+// ---- latent/ops/shape_ops.hpp ----
+// Views and copies: reshape, transpose, permute, slice, expand, squeeze, ...
+//
+// A view shares its input's storage and only changes shape, strides and offset, so it
+// costs nothing. Each is differentiable: the gradient of a view is the output gradient
+// put back in the input's shape (reshaped, transposed back, scattered into zeros for a
+// slice, summed over expanded dims).
+
+namespace latent {
+
+template <class T>
+Tensor<T> sum_to(const Tensor<T>& t, const Shape& shape);  // ops/reduce_ops.hpp
+
+namespace detail {
+
+// A view of t's storage with a new shape, strides and offset (no autograd).
+template <class T>
+Tensor<T> strided_view(const Tensor<T>& t, const Shape& shape, const Strides& strides,
+                       std::int64_t offset) {
+  return Tensor<T>(t.storage(), shape, strides, offset);
+}
+
+// dst = src elementwise, src broadcast to dst's shape, converting the element type.
+template <class U, class T>
+void copy_into(const Tensor<U>& dst, const Tensor<T>& src) {
+  const Shape& shape = dst.shape();
+  Strides src_strides = Dims::filled(shape.size(), 0);
+  const int shift = shape.size() - src.dim();
+  for (int i = 0; i < src.dim(); ++i)
+    src_strides[i + shift] = src.shape()[i] == 1 ? 0 : src.strides()[i];
+  kernels::map_unary(shape, dst.data(), dst.strides(), src.data(), src_strides,
+                     [](T x) { return static_cast<U>(x); });
+}
+
+// A contiguous copy of t's values (no autograd).
+template <class T>
+Tensor<T> contiguous_copy(const Tensor<T>& t) {
+  Tensor<T> out(t.shape());
+  copy_into(out, t);
+  return out;
+}
+
+// Resolves one -1 in a requested shape from the element count.
+inline Shape infer_shape(const Shape& requested, std::int64_t numel, const char* op,
+                         const Shape& from) {
+  Shape shape = requested;
+  int infer = -1;
+  std::int64_t known = 1;
+  for (int i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      LATENT_CHECK(infer < 0, op, ": only one dimension can be -1, got ", requested);
+      infer = i;
+    } else {
+      LATENT_CHECK(shape[i] >= 0, op, ": invalid size ", shape[i], " in shape ", requested);
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    LATENT_CHECK(known != 0 && numel % known == 0, op, ": shape ", requested,
+                 " is invalid for input of shape ", from, " (", numel, " elements)");
+    shape[infer] = numel / known;
+  }
+  LATENT_CHECK(shape.numel() == numel, op, ": shape ", requested, " is invalid for input of shape ",
+               from, " (", numel, " elements)");
+  return shape;
+}
+
+// Strides that let `shape` view memory laid out as (old_shape, old_strides), or false
+// when the reshape needs a copy. Dims of the old shape are grouped into runs that are
+// contiguous with each other; each run must map onto whole dims of the new shape.
+inline bool view_strides(const Shape& old_shape, const Strides& old_strides, const Shape& shape,
+                         Strides& strides) {
+  strides = Dims::filled(shape.size(), 1);
+  if (old_shape.numel() == 0 || shape.numel() == 0) {
+    strides = contiguous_strides(shape);
+    return true;
+  }
+  int view_d = shape.size() - 1;
+  std::int64_t chunk_base_stride = old_strides.empty() ? 1 : old_strides.back();
+  std::int64_t tensor_numel = 1, view_numel = 1;
+  for (int d = old_shape.size() - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    // At the start of a run (or the end of the shape), close the run.
+    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        strides[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (d > 0) {
+        chunk_base_stride = old_strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+
+// Gradient of a slice: zeros of the input's shape with g written into the sliced part.
+// Differentiable (its own backward is the slice again).
+template <class T>
+Tensor<T> slice_backward(const Tensor<T>& g, const Shape& input_shape, int dim, std::int64_t start,
+                         std::int64_t step) {
+  Tensor<T> out = zeros<T>(input_shape);
+  Strides strides = out.strides();
+  const std::int64_t offset = start * strides[dim];
+  strides[dim] *= step;
+  copy_into(strided_view(out, g.shape(), strides, offset), g);
+  return record<T>(out, "slice_backward", {&g}, [dim, start, step, n = g.shape()[dim]](const Tensor<T>& gg) {
+    return std::vector<Tensor<T>>{gg.slice(dim, start, start + (n - 1) * step + 1, step)};
+  });
+}
+
+}  // namespace detail
+
+template <class T>
+Tensor<T> Tensor<T>::view(const Shape& requested) const {
+  const Shape shape = detail::infer_shape(requested, numel(), "view", shape_);
+  Strides strides;
+  LATENT_CHECK(detail::view_strides(shape_, strides_, shape, strides), "view: shape ", shape,
+               " is not compatible with the input's strides ", strides_, " (shape ", shape_,
+               "); use reshape(), which copies when it must");
+  Tensor<T> out = detail::strided_view(*this, shape, strides, offset_);
+  const Shape in_shape = shape_;
+  return record<T>(out, "view", {this}, [in_shape](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g.reshape(in_shape)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::reshape(const Shape& requested) const {
+  const Shape shape = detail::infer_shape(requested, numel(), "reshape", shape_);
+  Strides strides;
+  if (detail::view_strides(shape_, strides_, shape, strides)) return view(shape);
+  Tensor<T> out = detail::contiguous_copy(*this).detach();
+  out = detail::strided_view(out, shape, contiguous_strides(shape), 0);
+  const Shape in_shape = shape_;
+  return record<T>(out, "reshape", {this}, [in_shape](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g.reshape(in_shape)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::permute(const Shape& dims) const {
+  LATENT_CHECK(dims.size() == dim(), "permute: ", dims.size(), " dims given for a tensor of rank ",
+               dim(), " (shape ", shape_, ")");
+  Shape shape = shape_, order;
+  Strides strides = strides_;
+  std::vector<bool> seen(dim(), false);
+  for (int i = 0; i < dim(); ++i) {
+    const int d = wrap_dim(dims[i], dim(), "permute");
+    LATENT_CHECK(!seen[d], "permute: dim ", d, " appears twice in ", dims);
+    seen[d] = true;
+    order.push_back(d);
+    shape[i] = shape_[d];
+    strides[i] = strides_[d];
+  }
+  Shape inverse = Dims::filled(dim(), 0);
+  for (int i = 0; i < dim(); ++i) inverse[static_cast<int>(order[i])] = i;
+  Tensor<T> out = detail::strided_view(*this, shape, strides, offset_);
+  return record<T>(out, "permute", {this}, [inverse](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g.permute(inverse)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::transpose(std::int64_t dim0, std::int64_t dim1) const {
+  const int a = wrap_dim(dim0, dim(), "transpose"), b = wrap_dim(dim1, dim(), "transpose");
+  if (dim() == 0) return *this;
+  Shape order;
+  for (int i = 0; i < dim(); ++i) order.push_back(i);
+  std::swap(order[a], order[b]);
+  return permute(order);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::t() const {
+  LATENT_CHECK(dim() <= 2, "t: expects a tensor of rank <= 2, got shape ", shape_);
+  return dim() < 2 ? *this : transpose(0, 1);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::slice(std::int64_t dim_, std::int64_t start, std::int64_t end,
+                           std::int64_t step) const {
+  LATENT_CHECK(dim() > 0, "slice: cannot slice a scalar tensor");
+  const int d = wrap_dim(dim_, dim(), "slice");
+  LATENT_CHECK(step >= 1, "slice: step must be positive, got ", step);
+  const std::int64_t n = shape_[d];
+  // Python slicing: negative indices count from the end; everything is clamped.
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  start = std::min(std::max<std::int64_t>(start, 0), n);
+  end = std::min(std::max(end, start), n);
+  const std::int64_t len = (end - start + step - 1) / step;
+  Shape shape = shape_;
+  Strides strides = strides_;
+  shape[d] = len;
+  strides[d] *= step;
+  Tensor<T> out = detail::strided_view(*this, shape, strides, offset_ + start * strides_[d]);
+  const Shape in_shape = shape_;
+  return record<T>(out, "slice", {this}, [in_shape, d, start, step](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{detail::slice_backward(g, in_shape, d, start, step)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::narrow(std::int64_t dim_, std::int64_t start, std::int64_t length) const {
+  const int d = wrap_dim(dim_, dim(), "narrow");
+  const std::int64_t n = shape_[d];
+  if (start < 0) start += n;
+  LATENT_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: start ", start,
+               " and length ", length, " are out of range for dim ", d, " of size ", n);
+  return slice(d, start, start + length);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::select(std::int64_t dim_, std::int64_t index) const {
+  LATENT_CHECK(dim() > 0, "select: cannot select from a scalar tensor");
+  const int d = wrap_dim(dim_, dim(), "select");
+  const std::int64_t n = shape_[d];
+  LATENT_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d,
+               " of size ", n);
+  if (index < 0) index += n;
+  return slice(d, index, index + 1).squeeze(d);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::expand(const Shape& requested) const {
+  LATENT_CHECK(requested.size() >= dim(), "expand: shape ", requested, " has fewer dims than ",
+               shape_);
+  Shape shape = requested;
+  Strides strides = Dims::filled(shape.size(), 0);
+  const int shift = shape.size() - dim();
+  for (int i = 0; i < shape.size(); ++i) {
+    const int j = i - shift;
+    if (j < 0) {
+      LATENT_CHECK(shape[i] >= 0, "expand: size -1 is not allowed for a new leading dim in ",
+                   requested);
+      continue;
+    }
+    if (shape[i] == -1) shape[i] = shape_[j];
+    LATENT_CHECK(shape_[j] == shape[i] || shape_[j] == 1, "expand: cannot expand ", shape_, " to ",
+                 requested, " (size ", shape_[j], " at dim ", j, " is not 1)");
+    strides[i] = shape_[j] == shape[i] ? strides_[j] : 0;
+  }
+  Tensor<T> out = detail::strided_view(*this, shape, strides, offset_);
+  const Shape in_shape = shape_;
+  return record<T>(out, "expand", {this}, [in_shape](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{sum_to(g, in_shape)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::squeeze() const {
+  Shape shape;
+  for (std::int64_t s : shape_)
+    if (s != 1) shape.push_back(s);
+  return reshape(shape);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::squeeze(std::int64_t dim_) const {
+  const int d = wrap_dim(dim_, dim(), "squeeze");
+  if (dim() == 0 || shape_[d] != 1) return *this;
+  Shape shape = shape_;
+  shape.erase(d);
+  return reshape(shape);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::unsqueeze(std::int64_t dim_) const {
+  const int d = wrap_dim(dim_, dim() + 1, "unsqueeze");
+  Shape shape = shape_;
+  shape.insert(d, 1);
+  return reshape(shape);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
+  if (dim() == 0) return reshape(Shape{1});
+  const int a = wrap_dim(start_dim, dim(), "flatten"), b = wrap_dim(end_dim, dim(), "flatten");
+  LATENT_CHECK(a <= b, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim);
+  Shape shape;
+  for (int i = 0; i < a; ++i) shape.push_back(shape_[i]);
+  std::int64_t n = 1;
+  for (int i = a; i <= b; ++i) n *= shape_[i];
+  shape.push_back(n);
+  for (int i = b + 1; i < dim(); ++i) shape.push_back(shape_[i]);
+  return reshape(shape);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::clone() const {
+  Tensor<T> out = detail::contiguous_copy(*this);
+  return record<T>(out, "clone", {this}, [](const Tensor<T>& g) { return std::vector<Tensor<T>>{g}; });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+// Converts the element type. The result is a new tensor cut from the graph (the graph
+// holds one element type); converting to the same type returns the tensor itself.
+template <class T>
+template <class U>
+Tensor<U> Tensor<T>::to() const {
+  if constexpr (std::is_same<T, U>::value) {
+    return *this;
+  } else {
+    Tensor<U> out(shape_);
+    detail::copy_into(out, *this);
+    return out;
+  }
+}
+
+template <class T>
+std::vector<T> Tensor<T>::to_vector() const {
+  const Tensor<T> c = detail::contiguous_copy(*this);
+  return std::vector<T>(c.data(), c.data() + c.numel());
+}
+
+}  // namespace latent
+
+namespace latent {
+
+template <class T>
+Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b);
+template <class T>
+Tensor<T> operator/(const Tensor<T>& a, const Tensor<T>& b);
+template <class T>
+Tensor<T> operator-(const Tensor<T>& a);
+template <class T>
+Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b);
+template <class T>
+Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, Scalar<T> b);
+
+// Gradient for an input: undefined when it needs none, else reduced to its shape.
+template <class T>
+Tensor<T> grad_for(bool needed, const Tensor<T>& g, const Shape& shape) {
+  return needed ? sum_to(g, shape) : Tensor<T>();
+}
+
+template <class T>
+Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "add", [](T x, T y) { return x + y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "add", {&a, &b}, [ga, gb, sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{grad_for(ga, g, sa), grad_for(gb, g, sb)};
+  });
+}
+
+template <class T>
+Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "sub", [](T x, T y) { return x - y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "sub", {&a, &b}, [ga, gb, sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{grad_for(ga, g, sa), gb ? sum_to(-g, sb) : Tensor<T>()};
+  });
+}
+
+template <class T>
+Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "mul", [](T x, T y) { return x * y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "mul", {&a, &b}, [a, b, ga, gb](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{ga ? sum_to(g * b, a.shape()) : Tensor<T>(),
+                                  gb ? sum_to(g * a, b.shape()) : Tensor<T>()};
+  });
+}
+
+template <class T>
+Tensor<T> operator/(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "div", [](T x, T y) { return x / y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "div", {&a, &b}, [a, b, ga, gb](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{ga ? sum_to(g / b, a.shape()) : Tensor<T>(),
+                                  gb ? sum_to(-(g * a) / (b * b), b.shape()) : Tensor<T>()};
+  });
+}
+
+// Elementwise max / min; on ties the gradient is split equally, as PyTorch does.
+template <class T>
+Tensor<T> maximum(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "maximum", [](T x, T y) { return (x != x || x > y) ? x : y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "maximum", {&a, &b}, [a, b, ga, gb](const Tensor<T>& g) {
+    const Tensor<T> wa = detail::map2<T>(a.detach(), b.detach(), "maximum",
+                                         [](T x, T y) { return x > y ? T(1) : x == y ? T(0.5) : T(0); });
+    return std::vector<Tensor<T>>{ga ? sum_to(g * wa, a.shape()) : Tensor<T>(),
+                                  gb ? sum_to(g * (T(1) - wa), b.shape()) : Tensor<T>()};
+  });
+}
+
+template <class T>
+Tensor<T> minimum(const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map2<T>(a, b, "minimum", [](T x, T y) { return (x != x || x < y) ? x : y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "minimum", {&a, &b}, [a, b, ga, gb](const Tensor<T>& g) {
+    const Tensor<T> wa = detail::map2<T>(a.detach(), b.detach(), "minimum",
+                                         [](T x, T y) { return x < y ? T(1) : x == y ? T(0.5) : T(0); });
+    return std::vector<Tensor<T>>{ga ? sum_to(g * wa, a.shape()) : Tensor<T>(),
+                                  gb ? sum_to(g * (T(1) - wa), b.shape()) : Tensor<T>()};
+  });
+}
+
+// ---- with a scalar ----
+
+template <class T>
+Tensor<T> operator+(const Tensor<T>& a, Scalar<T> s) {
+  Tensor<T> out = detail::map<T>(a, [s](T x) { return x + s; });
+  return record<T>(out, "add", {&a}, [](const Tensor<T>& g) { return std::vector<Tensor<T>>{g}; });
+}
+template <class T>
+Tensor<T> operator+(Scalar<T> s, const Tensor<T>& a) { return a + s; }
+
+template <class T>
+Tensor<T> operator-(const Tensor<T>& a, Scalar<T> s) { return a + (-s); }
+
+template <class T>
+Tensor<T> operator-(Scalar<T> s, const Tensor<T>& a) {
+  Tensor<T> out = detail::map<T>(a, [s](T x) { return s - x; });
+  return record<T>(out, "rsub", {&a}, [](const Tensor<T>& g) { return std::vector<Tensor<T>>{-g}; });
+}
+
+template <class T>
+Tensor<T> operator*(const Tensor<T>& a, Scalar<T> s) {
+  Tensor<T> out = detail::map<T>(a, [s](T x) { return x * s; });
+  return record<T>(out, "mul", {&a}, [s](const Tensor<T>& g) { return std::vector<Tensor<T>>{g * s}; });
+}
+template <class T>
+Tensor<T> operator*(Scalar<T> s, const Tensor<T>& a) { return a * s; }
+
+template <class T>
+Tensor<T> operator/(const Tensor<T>& a, Scalar<T> s) {
+  Tensor<T> out = detail::map<T>(a, [s](T x) { return x / s; });
+  return record<T>(out, "div", {&a}, [s](const Tensor<T>& g) { return std::vector<Tensor<T>>{g / s}; });
+}
+
+template <class T>
+Tensor<T> operator/(Scalar<T> s, const Tensor<T>& a) {
+  Tensor<T> out = detail::map<T>(a, [s](T x) { return s / x; });
+  return record<T>(out, "rdiv", {&a}, [a, s](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{-(g * s) / (a * a)};
+  });
+}
+
+template <class T>
+Tensor<T> operator-(const Tensor<T>& a) {
+  Tensor<T> out = detail::map<T>(a, [](T x) { return -x; });
+  return record<T>(out, "neg", {&a}, [](const Tensor<T>& g) { return std::vector<Tensor<T>>{-g}; });
+}
+
+template <class T>
+Tensor<T> maximum(const Tensor<T>& a, Scalar<T> s) { return maximum(a, full<T>(Shape{}, s)); }
+template <class T>
+Tensor<T> minimum(const Tensor<T>& a, Scalar<T> s) { return minimum(a, full<T>(Shape{}, s)); }
+
+template <class T> Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) { return a + b; }
+template <class T> Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) { return a - b; }
+template <class T> Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) { return a * b; }
+template <class T> Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) { return a / b; }
+template <class T> Tensor<T> neg(const Tensor<T>& a) { return -a; }
+
+// ---- comparisons: boolean tensors, never differentiable ----
+
+#define LATENT_COMPARISON(name, symbol)                                                       \
+  template <class T>                                                                          \
+  Tensor<bool> name(const Tensor<T>& a, const Tensor<T>& b) {                                 \
+    return detail::map2<bool>(a, b, #name, [](T x, T y) { return x symbol y; });              \
+  }                                                                                           \
+  template <class T>                                                                          \
+  Tensor<bool> name(const Tensor<T>& a, Scalar<T> s) {                                        \
+    return detail::map<bool>(a, [s](T x) { return x symbol s; });                             \
+  }
+LATENT_COMPARISON(eq, ==)
+LATENT_COMPARISON(ne, !=)
+LATENT_COMPARISON(lt, <)
+LATENT_COMPARISON(le, <=)
+LATENT_COMPARISON(gt, >)
+LATENT_COMPARISON(ge, >=)
+#undef LATENT_COMPARISON
+
+template <class T> Tensor<bool> operator<(const Tensor<T>& a, const Tensor<T>& b) { return lt(a, b); }
+template <class T> Tensor<bool> operator<=(const Tensor<T>& a, const Tensor<T>& b) { return le(a, b); }
+template <class T> Tensor<bool> operator>(const Tensor<T>& a, const Tensor<T>& b) { return gt(a, b); }
+template <class T> Tensor<bool> operator>=(const Tensor<T>& a, const Tensor<T>& b) { return ge(a, b); }
+template <class T> Tensor<bool> operator<(const Tensor<T>& a, Scalar<T> s) { return lt(a, s); }
+template <class T> Tensor<bool> operator<=(const Tensor<T>& a, Scalar<T> s) { return le(a, s); }
+template <class T> Tensor<bool> operator>(const Tensor<T>& a, Scalar<T> s) { return gt(a, s); }
+template <class T> Tensor<bool> operator>=(const Tensor<T>& a, Scalar<T> s) { return ge(a, s); }
+
+inline Tensor<bool> logical_not(const Tensor<bool>& a) {
+  return detail::map<bool>(a, [](bool x) { return !x; });
+}
+inline Tensor<bool> logical_and(const Tensor<bool>& a, const Tensor<bool>& b) {
+  return detail::map2<bool>(a, b, "logical_and", [](bool x, bool y) { return x && y; });
+}
+inline Tensor<bool> logical_or(const Tensor<bool>& a, const Tensor<bool>& b) {
+  return detail::map2<bool>(a, b, "logical_or", [](bool x, bool y) { return x || y; });
+}
+
+// where(cond, a, b): a where cond is true, else b (all three broadcast together).
+template <class T>
+Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b) {
+  Tensor<T> out = detail::map3<T>(cond, a, b, "where", [](bool c, T x, T y) { return c ? x : y; });
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "where", {&a, &b}, [cond, ga, gb, sa = a.shape(), sb = b.shape()](const Tensor<T>& g) {
+    const Tensor<T> zero = full<T>(Shape{}, T(0));
+    return std::vector<Tensor<T>>{ga ? sum_to(where(cond, g, zero), sa) : Tensor<T>(),
+                                  gb ? sum_to(where(cond, zero, g), sb) : Tensor<T>()};
+  });
+}
+template <class T>
+Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, Scalar<T> b) {
+  return where(cond, a, full<T>(Shape{}, b));
+}
+template <class T>
+Tensor<T> where(const Tensor<bool>& cond, Scalar<T> a, const Tensor<T>& b) {
+  return where(cond, full<T>(Shape{}, a), b);
+}
+
+}  // namespace latent
+// ---- latent/ops/gradcheck.hpp ----
+// gradcheck / gradgradcheck: compare autograd's derivatives with central finite
+// differences, as torch.autograd.gradcheck does (float64, eps 1e-6, atol 1e-5, rtol 1e-3).
+//
+// For f: inputs -> output, the analytical Jacobian row for output element j is the
+// gradient of out[j] (a backward pass with a one-hot output gradient); the numerical
+// column for input element i is (f(x + eps e_i) - f(x - eps e_i)) / (2 eps). They must
+// agree elementwise within atol + rtol |numerical|.
+
+// ---- latent/ops/join_ops.hpp ----
+// Joining and splitting along a dim: cat, stack, split, chunk.
+// The gradient of cat hands each input its own slice of the output gradient; split and
+// chunk are narrow() views, so their gradients come from narrow's backward.
+
+namespace latent {
+
+// Concatenates tensors along `dim`; all other sizes must match.
+template <class T>
+Tensor<T> cat(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+  LATENT_CHECK(!tensors.empty(), "cat: needs at least one tensor");
+  const Tensor<T>& first = tensors.front();
+  LATENT_CHECK(first.dim() > 0, "cat: zero-dimensional tensors cannot be concatenated");
+  const int d = wrap_dim(dim, first.dim(), "cat");
+  Shape shape = first.shape();
+  shape[d] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor<T>& t = tensors[i];
+    LATENT_CHECK(t.dim() == first.dim(), "cat: tensor ", i, " has shape ", t.shape(),
+                 ", tensor 0 has shape ", first.shape(), " (ranks differ)");
+    for (int k = 0; k < t.dim(); ++k)
+      LATENT_CHECK(k == d || t.shape()[k] == first.shape()[k], "cat: tensor ", i, " has shape ",
+                   t.shape(), ", tensor 0 has shape ", first.shape(), "; sizes must match except in dim ", d);
+    shape[d] += t.shape()[d];
+  }
+  Tensor<T> out(shape);
+  std::vector<std::int64_t> starts;
+  std::int64_t start = 0;
+  for (const Tensor<T>& t : tensors) {
+    starts.push_back(start);
+    Shape part = shape;
+    part[d] = t.shape()[d];
+    detail::copy_into(detail::strided_view(out, part, out.strides(), start * out.strides()[d]), t);
+    start += t.shape()[d];
+  }
+  std::vector<const Tensor<T>*> inputs;
+  std::vector<std::int64_t> lengths;
+  for (const Tensor<T>& t : tensors) {
+    inputs.push_back(&t);
+    lengths.push_back(t.shape()[d]);
+  }
+  return record<T>(out, "cat", inputs, [d, starts, lengths](const Tensor<T>& g) {
+    std::vector<Tensor<T>> grads;
+    for (std::size_t i = 0; i < starts.size(); ++i) grads.push_back(g.narrow(d, starts[i], lengths[i]));
+    return grads;
+  });
+}
+
+// Stacks equally shaped tensors along a new dim.
+template <class T>
+Tensor<T> stack(const std::vector<Tensor<T>>& tensors, std::int64_t dim = 0) {
+  LATENT_CHECK(!tensors.empty(), "stack: needs at least one tensor");
+  const int d = wrap_dim(dim, tensors.front().dim() + 1, "stack");
+  std::vector<Tensor<T>> parts;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    LATENT_CHECK(tensors[i].shape() == tensors.front().shape(), "stack: tensor ", i, " has shape ",
+                 tensors[i].shape(), ", tensor 0 has shape ", tensors.front().shape());
+    parts.push_back(tensors[i].unsqueeze(d));
+  }
+  return cat(parts, d);
+}
+
+// Splits into pieces of `size` along dim (the last may be smaller).
+template <class T>
+std::vector<Tensor<T>> split(const Tensor<T>& t, std::int64_t size, std::int64_t dim = 0) {
+  const int d = wrap_dim(dim, t.dim(), "split");
+  LATENT_CHECK(size > 0, "split: split size must be positive, got ", size);
+  std::vector<Tensor<T>> parts;
+  for (std::int64_t s = 0; s < t.shape()[d] || (s == 0 && t.shape()[d] == 0); s += size) {
+    parts.push_back(t.narrow(d, s, std::min(size, t.shape()[d] - s)));
+    if (t.shape()[d] == 0) break;
+  }
+  return parts;
+}
+
+// Splits into pieces of the given sizes along dim; they must add up to its size.
+template <class T>
+std::vector<Tensor<T>> split(const Tensor<T>& t, const std::vector<std::int64_t>& sizes,
+                             std::int64_t dim = 0) {
+  const int d = wrap_dim(dim, t.dim(), "split");
+  std::int64_t total = 0;
+  for (std::int64_t s : sizes) {
+    LATENT_CHECK(s >= 0, "split: negative size ", s);
+    total += s;
+  }
+  LATENT_CHECK(total == t.shape()[d], "split: sizes add up to ", total, " but dim ", d, " has size ",
+               t.shape()[d]);
+  std::vector<Tensor<T>> parts;
+  std::int64_t start = 0;
+  for (std::int64_t s : sizes) {
+    parts.push_back(t.narrow(d, start, s));
+    start += s;
+  }
+  return parts;
+}
+
+// Splits into `chunks` nearly equal pieces (as torch.chunk: pieces of ceil(n / chunks)).
+template <class T>
+std::vector<Tensor<T>> chunk(const Tensor<T>& t, std::int64_t chunks, std::int64_t dim = 0) {
+  LATENT_CHECK(chunks > 0, "chunk: number of chunks must be positive, got ", chunks);
+  const int d = wrap_dim(dim, t.dim(), "chunk");
+  const std::int64_t size = std::max<std::int64_t>(1, (t.shape()[d] + chunks - 1) / chunks);
+  return split(t, size, d);
+}
+
+}  // namespace latent
+// ---- latent/ops/reduce_ops.hpp ----
+// Reductions over one, several or all dims: sum, mean, var, std, amax, amin, logsumexp,
+// argmax, argmin. The reduced dims are moved last and the input viewed as rows of K
+// values (copied only when that view is not contiguous); each row is reduced by a kernel
+// of kernels/reduce.hpp, rows split over threads.
+//
+// Gradients, with g broadcast back over the reduced dims: sum -> g; mean -> g / K;
+// var -> g * 2 (x - mean) / (K - correction); amax/amin -> g shared equally by the
+// elements equal to the result; logsumexp -> g * exp(x - result).
+
+namespace latent {
+
+template <class T>
+Tensor<T> exp(const Tensor<T>& x);  // ops/unary_ops.hpp
+
+namespace detail {
+
+// Which dims a reduction covers, and the shapes around it.
+struct ReducePlan {
+  std::vector<bool> reduced;  // per input dim
+  Shape out_shape;            // the result's shape
+  Shape kept_shape;           // input rank, 1 on reduced dims (for broadcasting back)
+  Shape order;                // permutation: kept dims, then reduced dims
+  std::int64_t rows = 1, row_length = 1;
+};
+
+inline ReducePlan plan_reduce(const Shape& shape, const DimList& dims, bool keepdim, const char* op) {
+  ReducePlan p;
+  const int rank = shape.size();
+  p.reduced.assign(rank, dims.all);
+  if (!dims.all) {
+    for (std::int64_t d : dims.dims) {
+      const int w = wrap_dim(d, rank, op);
+      if (rank == 0) continue;
+      LATENT_CHECK(!p.reduced[w], op, ": dim ", w, " appears more than once in the dim list");
+      p.reduced[w] = true;
+    }
+  }
+  for (int i = 0; i < rank; ++i) {
+    if (!p.reduced[i]) {
+      p.order.push_back(i);
+      p.rows *= shape[i];
+    }
+  }
+  for (int i = 0; i < rank; ++i) {
+    if (p.reduced[i]) {
+      p.order.push_back(i);
+      p.row_length *= shape[i];
+    }
+    p.kept_shape.push_back(p.reduced[i] ? 1 : shape[i]);
+    if (!p.reduced[i] || keepdim) p.out_shape.push_back(p.reduced[i] ? 1 : shape[i]);
+  }
+  return p;
+}
+
+// The input as a contiguous [rows, row_length] block of the plan's order.
+template <class T>
+Tensor<T> as_rows(const Tensor<T>& x, const ReducePlan& p) {
+  Tensor<T> permuted = detail::strided_view(x, x.shape(), x.strides(), x.offset());
+  if (x.dim() > 0) {
+    Shape shape, strides;
+    for (std::int64_t d : p.order) {
+      shape.push_back(x.shape()[static_cast<int>(d)]);
+      strides.push_back(x.strides()[static_cast<int>(d)]);
+    }
+    permuted = detail::strided_view(x, shape, strides, x.offset());
+  }
+  return permuted.is_contiguous() ? permuted : contiguous_copy(permuted);
+}
+
+// out[r] = row_fn(row r, row_length) for every row, rows in parallel.
+template <class Out, class T, class RowFn>
+Tensor<Out> reduce_rows(const Tensor<T>& x, const ReducePlan& p, RowFn row_fn) {
+  const Tensor<T> rows = as_rows(x, p);
+  Tensor<Out> out(p.out_shape);
+  const T* in = rows.data();
+  Out* o = out.data();
+  const std::int64_t k = p.row_length;
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(k, 1));
+  parallel_for(0, p.rows, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) o[r] = row_fn(in + r * k, k);
+  });
+  return out;
+}
+
+}  // namespace detail
+
+// Sums t over the dims along which it was broadcast to reach `shape` (the gradient of a
+// broadcast); returns t itself when the shapes already match.
+template <class T>
+Tensor<T> sum_to(const Tensor<T>& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  LATENT_CHECK(t.dim() >= shape.size(), "sum_to: cannot reduce shape ", t.shape(), " to ", shape);
+  std::vector<std::int64_t> dims;
+  const int shift = t.dim() - shape.size();
+  for (int i = 0; i < t.dim(); ++i) {
+    if (i < shift) {
+      dims.push_back(i);
+    } else if (shape[i - shift] == 1 && t.shape()[i] != 1) {
+      dims.push_back(i);
+    } else {
+      LATENT_CHECK(shape[i - shift] == t.shape()[i], "sum_to: cannot reduce shape ", t.shape(),
+                   " to ", shape);
+    }
+  }
+  if (dims.empty()) return t.reshape(shape);
+  return t.sum(dims, true).reshape(shape);
+}
+
+namespace detail {
+// True when the plan reduces leading dims of a contiguous tensor and keeps the rest: the
+// sum is then a sum of rows, done without moving the data.
+template <class T>
+bool reduces_leading_dims(const Tensor<T>& x, const ReducePlan& p) {
+  if (std::is_same<T, bool>::value) return false;  // bool sums take the general path
+  if (!x.is_contiguous() || p.rows <= 1 || p.row_length <= 1) return false;
+  int d = 0;
+  while (d < x.dim() && p.reduced[d]) ++d;
+  if (d == 0) return false;
+  for (int i = d; i < x.dim(); ++i)
+    if (p.reduced[i]) return false;
+  return true;
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T> Tensor<T>::sum(const DimList& dims, bool keepdim) const {
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "sum");
+  Tensor<T> out;
+  if (detail::reduces_leading_dims(*this, p)) {
+    out = Tensor<T>(p.out_shape);
+    const T* x = data();
+    T* o = out.data();
+    const std::int64_t cols = p.rows, rows = p.row_length;
+    parallel_for(0, cols, 256, [&](std::int64_t begin, std::int64_t end) {
+      if constexpr (!std::is_same<T, bool>::value) kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
+    });
+  } else {
+    out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });
+  }
+  return record<T>(out, "sum", {this}, [kept = p.kept_shape, in = shape_](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g.reshape(kept).expand(in)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::mean(const DimList& dims, bool keepdim) const {
+  static_assert(std::is_floating_point<T>::value, "mean: needs a floating-point tensor");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "mean");
+  const T k = static_cast<T>(p.row_length);
+  Tensor<T> out = detail::reduce_rows<T>(*this, p, [k](const T* x, std::int64_t n) {
+    return kernels::sum(x, n) / k;
+  });
+  return record<T>(out, "mean", {this}, [kept = p.kept_shape, in = shape_, k](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{(g / k).reshape(kept).expand(in)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::var(const DimList& dims, std::int64_t correction, bool keepdim) const {
+  static_assert(std::is_floating_point<T>::value, "var: needs a floating-point tensor");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "var");
+  const T denom = static_cast<T>(std::max<std::int64_t>(0, p.row_length - correction));
+  Tensor<T> out = detail::reduce_rows<T>(*this, p, [denom](const T* x, std::int64_t n) {
+    return kernels::squared_deviation(x, n) / denom;
+  });
+  const std::vector<std::int64_t> reduced_dims = [&] {
+    std::vector<std::int64_t> r;
+    for (int i = 0; i < dim(); ++i)
+      if (p.reduced[i]) r.push_back(i);
+    return r;
+  }();
+  return record<T>(out, "var", {this}, [x = *this, kept = p.kept_shape, reduced_dims, denom](const Tensor<T>& g) {
+    const Tensor<T> centred = reduced_dims.empty() ? x - x : x - x.mean(reduced_dims, true);
+    return std::vector<Tensor<T>>{centred * (g.reshape(kept) * (T(2) / denom))};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::std(const DimList& dims, std::int64_t correction, bool keepdim) const {
+  const Tensor<T> v = var(dims, correction, keepdim);
+  Tensor<T> out = detail::map<T>(v, [](T x) { return std::sqrt(x); });
+  return record_using_output<T>(out, "std", {&v}, [](const Tensor<T>& g, const Tensor<T>& s) {
+    return std::vector<Tensor<T>>{g / (s * T(2))};
+  });
+}
+
+namespace detail {
+// Gradient of amax/amin: g shared equally among the elements equal to the result.
+template <class T>
+Tensor<T> extreme_backward(const Tensor<T>& x, const Tensor<T>& result, const Tensor<T>& g,
+                           const Shape& kept, const DimList& dims) {
+  const Tensor<T> r = result.reshape(kept);
+  const Tensor<T> hit = map2<T>(x.detach(), r.detach(), "amax", [](T a, T b) { return a == b ? T(1) : T(0); });
+  return hit * (g.reshape(kept) / hit.sum(dims, true));
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T> Tensor<T>::amax(const DimList& dims, bool keepdim) const {
+  LATENT_CHECK(numel() > 0, "amax: cannot reduce an empty tensor (shape ", shape_, ")");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "amax");
+  Tensor<T> out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::max(x, n); });
+  return record_using_output<T>(out, "amax", {this}, [x = *this, kept = p.kept_shape, dims](const Tensor<T>& g, const Tensor<T>& s) {
+    return std::vector<Tensor<T>>{detail::extreme_backward(x, s, g, kept, dims)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::amin(const DimList& dims, bool keepdim) const {
+  LATENT_CHECK(numel() > 0, "amin: cannot reduce an empty tensor (shape ", shape_, ")");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "amin");
+  Tensor<T> out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::min(x, n); });
+  return record_using_output<T>(out, "amin", {this}, [x = *this, kept = p.kept_shape, dims](const Tensor<T>& g, const Tensor<T>& s) {
+    return std::vector<Tensor<T>>{detail::extreme_backward(x, s, g, kept, dims)};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::logsumexp(const DimList& dims, bool keepdim) const {
+  static_assert(std::is_floating_point<T>::value, "logsumexp: needs a floating-point tensor");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, dims, keepdim, "logsumexp");
+  Tensor<T> out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::logsumexp(x, n); });
+  return record_using_output<T>(out, "logsumexp", {this}, [x = *this, kept = p.kept_shape](const Tensor<T>& g, const Tensor<T>& s) {
+    return std::vector<Tensor<T>>{g.reshape(kept) * latent::exp(x - s.reshape(kept))};
+  });
+}
+
+template <class T>
+Tensor<std::int64_t> Tensor<T>::argmax(std::int64_t d, bool keepdim) const {
+  LATENT_CHECK(numel() > 0, "argmax: cannot reduce an empty tensor (shape ", shape_, ")");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, DimList(d), keepdim, "argmax");
+  return detail::reduce_rows<std::int64_t>(*this, p, [](const T* x, std::int64_t n) {
+    return kernels::arg_extreme<T, true>(x, n);
+  });
+}
+
+template <class T>
+Tensor<std::int64_t> Tensor<T>::argmax() const {
+  LATENT_CHECK(numel() > 0, "argmax: cannot reduce an empty tensor");
+  return detail::reduce_rows<std::int64_t>(*this, detail::plan_reduce(shape_, DimList(), false, "argmax"),
+                                           [](const T* x, std::int64_t n) { return kernels::arg_extreme<T, true>(x, n); });
+}
+
+template <class T>
+Tensor<std::int64_t> Tensor<T>::argmin(std::int64_t d, bool keepdim) const {
+  LATENT_CHECK(numel() > 0, "argmin: cannot reduce an empty tensor (shape ", shape_, ")");
+  const detail::ReducePlan p = detail::plan_reduce(shape_, DimList(d), keepdim, "argmin");
+  return detail::reduce_rows<std::int64_t>(*this, p, [](const T* x, std::int64_t n) {
+    return kernels::arg_extreme<T, false>(x, n);
+  });
+}
+
+// Free-function forms, as torch.sum(x, dims, keepdim) etc.
+template <class T> Tensor<T> sum(const Tensor<T>& x, const DimList& dims = {}, bool keepdim = false) { return x.sum(dims, keepdim); }
+template <class T> Tensor<T> mean(const Tensor<T>& x, const DimList& dims = {}, bool keepdim = false) { return x.mean(dims, keepdim); }
+template <class T> Tensor<T> var(const Tensor<T>& x, const DimList& dims = {}, std::int64_t correction = 1, bool keepdim = false) { return x.var(dims, correction, keepdim); }
+template <class T> Tensor<T> amax(const Tensor<T>& x, const DimList& dims = {}, bool keepdim = false) { return x.amax(dims, keepdim); }
+template <class T> Tensor<T> amin(const Tensor<T>& x, const DimList& dims = {}, bool keepdim = false) { return x.amin(dims, keepdim); }
+template <class T> Tensor<T> logsumexp(const Tensor<T>& x, const DimList& dims = {}, bool keepdim = false) { return x.logsumexp(dims, keepdim); }
+
+}  // namespace latent
+
+namespace latent {
+
+struct GradcheckOptions {
+  double eps = 1e-6;
+  double atol = 1e-5;
+  double rtol = 1e-3;
+};
+
+// Outcome of a check: ok, or a message naming the worst mismatch.
+struct GradcheckResult {
+  bool ok = true;
+  std::string message;
+  explicit operator bool() const { return ok; }
+};
+
+using GradcheckFn = std::function<Tensor<double>(const std::vector<Tensor<double>>&)>;
+
+namespace detail {
+
+// Writes through any view to element `flat` (row-major) of t.
+inline double& element(const Tensor<double>& t, std::int64_t flat) {
+  std::int64_t o = t.offset();
+  for (int d = t.dim() - 1; d >= 0; --d) {
+    o += (flat % t.shape()[d]) * t.strides()[d];
+    flat /= t.shape()[d];
+  }
+  return t.storage()->data()[o];
+}
+
+inline GradcheckResult compare_jacobians(const std::vector<std::vector<double>>& analytical,
+                                         const std::vector<std::vector<double>>& numerical,
+                                         const GradcheckOptions& opt, const char* what) {
+  GradcheckResult r;
+  double worst = 0;
+  for (std::size_t k = 0; k < analytical.size(); ++k) {
+    for (std::size_t i = 0; i < analytical[k].size(); ++i) {
+      const double a = analytical[k][i], n = numerical[k][i];
+      const double excess = std::fabs(a - n) - (opt.atol + opt.rtol * std::fabs(n));
+      if (!(excess <= 0) && (r.ok || excess > worst)) {
+        worst = excess;
+        std::ostringstream s;
+        s << what << ": input " << k << ", Jacobian entry " << i << ": analytical " << a
+          << " vs numerical " << n;
+        r.ok = false;
+        r.message = s.str();
+      }
+    }
+  }
+  return r;
+}
+
+// Jacobians of f at `inputs`, flattened per input as [out_element * in_numel + in_element].
+inline GradcheckResult check_first_order(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
+                                         const GradcheckOptions& opt, const char* what) {
+  std::vector<Tensor<double>> leaves;
+  for (const Tensor<double>& x : inputs) {
+    Tensor<double> leaf = x.detach();
+    leaf.requires_grad_(x.requires_grad());
+    leaves.push_back(leaf);
+  }
+  std::vector<Tensor<double>> wrt;
+  std::vector<std::size_t> wrt_index;
+  for (std::size_t k = 0; k < leaves.size(); ++k)
+    if (leaves[k].requires_grad()) {
+      wrt.push_back(leaves[k]);
+      wrt_index.push_back(k);
+    }
+  LATENT_CHECK(!wrt.empty(), "gradcheck: no input requires grad");
+
+  const Tensor<double> out = f(leaves);
+  const std::int64_t m = out.numel();
+  std::vector<std::vector<double>> analytical(wrt.size()), numerical(wrt.size());
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
+    analytical[k].assign(static_cast<std::size_t>(m * wrt[k].numel()), 0.0);
+    numerical[k].assign(static_cast<std::size_t>(m * wrt[k].numel()), 0.0);
+  }
+  if (out.requires_grad()) {
+    for (std::int64_t j = 0; j < m; ++j) {
+      Tensor<double> onehot = zeros<double>(out.shape());
+      onehot.data()[j] = 1.0;
+      const std::vector<Tensor<double>> grads =
+          autograd::grad<double>({out}, wrt, {onehot}, false, true, true);
+      for (std::size_t k = 0; k < wrt.size(); ++k) {
+        if (!grads[k].defined()) continue;
+        const Tensor<double> g = grads[k].contiguous();
+        for (std::int64_t i = 0; i < g.numel(); ++i)
+          analytical[k][static_cast<std::size_t>(j * g.numel() + i)] = g.data()[i];
+      }
+    }
+  }
+  NoGradGuard no_grad;
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
+    const Tensor<double>& x = leaves[wrt_index[k]];
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      double& v = element(x, i);
+      const double saved = v;
+      v = saved + opt.eps;
+      const Tensor<double> plus = contiguous_copy(f(leaves));  // a copy: f may return a view of x
+      v = saved - opt.eps;
+      const Tensor<double> minus = contiguous_copy(f(leaves));
+      v = saved;
+      for (std::int64_t j = 0; j < m; ++j)
+        numerical[k][static_cast<std::size_t>(j * x.numel() + i)] =
+            (plus.data()[j] - minus.data()[j]) / (2 * opt.eps);
+    }
+  }
+  return compare_jacobians(analytical, numerical, opt, what);
+}
+
+}  // namespace detail
+
+// Checks f's first derivatives with respect to every input that requires grad.
+inline GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
+                                 const GradcheckOptions& opt = {}) {
+  return detail::check_first_order(f, inputs, opt, "gradcheck");
+}
+
+// Checks second derivatives: the function x -> J(x)^T v (the gradient for a fixed random
+// output gradient v, built with create_graph) must itself pass gradcheck.
+inline GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
+                                     const GradcheckOptions& opt = {}, std::uint64_t seed = 0) {
+  Generator gen(seed);
+  Tensor<double> v;
+  {
+    NoGradGuard no_grad;
+    std::vector<Tensor<double>> detached;
+    for (const Tensor<double>& x : inputs) detached.push_back(x.detach());
+    v = randn<double>(f(detached).shape(), gen);
+  }
+  const GradcheckFn first = [&f, v](const std::vector<Tensor<double>>& xs) {
+    // The first derivatives need a graph even while the outer check runs without one;
+    // they are differentiable themselves only when the outer check asks for it.
+    const bool differentiable = is_grad_enabled();
+    EnableGradGuard enable;
+    std::vector<Tensor<double>> wrt;
+    for (const Tensor<double>& x : xs)
+      if (x.requires_grad()) wrt.push_back(x);
+    const Tensor<double> out = f(xs);
+    std::vector<Tensor<double>> grads(wrt.size());
+    if (out.requires_grad()) grads = autograd::grad<double>({out}, wrt, {v}, differentiable, true, true);
+    std::vector<Tensor<double>> flat;
+    for (std::size_t k = 0; k < grads.size(); ++k)
+      flat.push_back(grads[k].defined() ? grads[k].reshape(Shape{-1}) : zeros<double>(Shape{wrt[k].numel()}));
+    return cat(flat);
+  };
+  return detail::check_first_order(first, inputs, opt, "gradgradcheck");
+}
+
+}  // namespace latent
+// ---- latent/ops/indexing.hpp ----
+// Indexing: gather / scatter_add, index_select / index_add, take_along_dim,
+// repeat_interleave, masked_fill, tril / triu. (cumsum lives in ops/cumsum.hpp and
+// sort / topk / multinomial in ops/sorting.hpp; both are included at the end.)
+//
+// Index tensors are Tensor<std::int64_t>; every index is checked before use, and an index
+// outside [0, size) is an Error naming the op, the index and the size (negative indices are
+// refused, as PyTorch refuses them here).
+//
+// Gradients come in transposed pairs, each written with the other so that second
+// derivatives work:
+//   gather(x, d, idx)           -> dx   = scatter_add(zeros, d, idx, g)
+//   scatter_add(s, d, idx, src) -> ds   = g,  dsrc = gather(g, d, idx)
+//   index_select(x, d, idx)     -> dx   = index_add(zeros, d, idx, g)
+//   index_add(s, d, idx, src)   -> ds   = g,  dsrc = alpha * index_select(g, d, idx)
+// masked_fill, tril and triu keep or replace elements, so their gradient is g with the
+// replaced elements set to zero.
+
+#include <optional>
+
+namespace latent {
+
+namespace detail {
+
+// idx, made contiguous (a copy only when it is not already).
+inline Tensor<std::int64_t> contiguous_index(const Tensor<std::int64_t>& idx) {
+  return idx.is_contiguous() ? idx : contiguous_copy(idx);
+}
+
+// Fails on the first index outside [0, size), naming the op and the dim.
+inline void check_index_range(const Tensor<std::int64_t>& index, std::int64_t size, int dim,
+                              const char* op) {
+  const Tensor<std::int64_t> c = contiguous_index(index);
+  const std::int64_t* p = c.data();
+  for (std::int64_t i = 0; i < c.numel(); ++i)
+    LATENT_CHECK(p[i] >= 0 && p[i] < size, op, ": index ", p[i], " is out of range for dim ",
+                 dim, " of size ", size);
+}
+
+// out[p] = x[p with p[dim] replaced by index[p]], for every position p of index's shape.
+// `index` may be a broadcast view (stride 0) and x any strided view; the caller has
+// checked the indices.
+template <class T>
+Tensor<T> gather_values(const Tensor<T>& x, int dim, const Tensor<std::int64_t>& index) {
+  Tensor<T> out(index.shape());
+  Strides x_strides = x.strides();
+  const std::int64_t step = x_strides[dim];
+  x_strides[dim] = 0;  // the index supplies the position along dim
+  kernels::StridedLoop<3> loop(index.shape(), {out.strides(), index.strides(), x_strides});
+  T* o = out.data();
+  const std::int64_t* ip = index.data();
+  const T* xp = x.data();
+  loop.run([&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+    T* orow = o + off[0];
+    const std::int64_t* irow = ip + off[1];
+    const T* xrow = xp + off[2];
+    if (st[1] == 0) {  // one index for the whole row (index_select): a strided copy
+      const T* src = xrow + irow[0] * step;
+      for (std::int64_t i = 0; i < n; ++i) orow[i * st[0]] = src[i * st[2]];
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) orow[i * st[0]] = xrow[i * st[2] + irow[i * st[1]] * step];
+    }
+  });
+  return out;
+}
+
+// out[p with p[dim] replaced by index[p]] += src[p], for every position p of index's shape;
+// out is contiguous and owned by the caller. The loop runs with `dim` innermost and each
+// row whole, so a destination is only ever updated by one thread, in index order: the
+// sums are the same for any thread count.
+template <class T>
+void scatter_add_values(const Tensor<T>& out, int dim, const Tensor<std::int64_t>& index,
+                        const Tensor<T>& src) {
+  Shape shape;
+  Strides so, si, ss;
+  for (int d = 0; d < index.dim(); ++d) {
+    if (d == dim) continue;
+    shape.push_back(index.shape()[d]);
+    so.push_back(out.strides()[d]);
+    si.push_back(index.strides()[d]);
+    ss.push_back(src.strides()[d]);
+  }
+  shape.push_back(index.shape()[dim]);
+  so.push_back(0);  // the index supplies the position along dim
+  si.push_back(index.strides()[dim]);
+  ss.push_back(src.strides()[dim]);
+  const std::int64_t step = out.strides()[dim];
+  kernels::StridedLoop<3> loop(shape, {so, si, ss});
+  T* o = out.data();
+  const std::int64_t* ip = index.data();
+  const T* sp = src.data();
+  loop.run(
+      [&](const std::int64_t* off, std::int64_t n, const std::int64_t* st) {
+        T* orow = o + off[0];
+        const std::int64_t* irow = ip + off[1];
+        const T* srow = sp + off[2];
+        for (std::int64_t i = 0; i < n; ++i) orow[i * st[0] + irow[i * st[1]] * step] += srow[i * st[2]];
+      },
+      std::int64_t(1) << 62);  // never split a row
+}
+
+// A view of a 0-d or 1-d index that reads index[p[dim]] at every position p of `shape`.
+inline Tensor<std::int64_t> index_along(const Tensor<std::int64_t>& index, const Shape& shape, int dim) {
+  Strides strides = Dims::filled(shape.size(), 0);
+  strides[dim] = index.dim() == 0 ? 0 : index.strides()[0];
+  return strided_view(index, shape, strides, index.offset());
+}
+
+// t zero-padded at the end of each dim up to `shape` (differentiable: slice's backward).
+template <class T>
+Tensor<T> pad_end(Tensor<T> t, const Shape& shape) {
+  for (int k = 0; k < shape.size(); ++k) {
+    if (t.shape()[k] == shape[k]) continue;
+    Shape grown = t.shape();
+    grown[k] = shape[k];
+    t = slice_backward(t, grown, k, 0, 1);
+  }
+  return t;
+}
+
+inline void check_index_vector(const Tensor<std::int64_t>& index, const char* op) {
+  LATENT_CHECK(index.dim() <= 1, op, ": index must be a 0-d or 1-d tensor, got shape ", index.shape());
+}
+
+}  // namespace detail
+
+template <class T>
+Tensor<T> scatter_add(const Tensor<T>& self, std::int64_t dim, const Tensor<std::int64_t>& index,
+                      const Tensor<T>& src);
+
+// out[i][j][k] = x[index[i][j][k]][j][k] (for dim 0; likewise for other dims). index has
+// x's rank and, outside dim, sizes no larger than x's; the result has index's shape.
+template <class T>
+Tensor<T> gather(const Tensor<T>& x, std::int64_t dim, const Tensor<std::int64_t>& index) {
+  const int d = wrap_dim(dim, x.dim(), "gather");
+  LATENT_CHECK(index.dim() == x.dim() || (x.dim() == 0 && index.dim() <= 1), "gather: index of shape ",
+               index.shape(), " must have the same rank as the input of shape ", x.shape());
+  if (x.dim() == 0) return gather(x.reshape(Shape{1}), 0, index.reshape(Shape{-1})).reshape(index.shape());
+  for (int k = 0; k < x.dim(); ++k)
+    LATENT_CHECK(k == d || index.shape()[k] <= x.shape()[k], "gather: index of shape ", index.shape(),
+                 " is larger than the input of shape ", x.shape(), " at dim ", k);
+  detail::check_index_range(index, x.shape()[d], d, "gather");
+  Tensor<T> out = detail::gather_values(x, d, index);
+  return record<T>(out, "gather", {&x}, [d, index, in = x.shape()](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{scatter_add(zeros<T>(in), d, index, g)};
+  });
+}
+
+// A copy of self with src added at the positions index names along dim:
+// out[index[i][j]][j] += src[i][j] (for dim 0). index has self's rank; its sizes are at
+// most src's everywhere and at most self's outside dim. Repeated indices accumulate.
+template <class T>
+Tensor<T> scatter_add(const Tensor<T>& self, std::int64_t dim, const Tensor<std::int64_t>& index,
+                      const Tensor<T>& src) {
+  const int d = wrap_dim(dim, self.dim(), "scatter_add");
+  LATENT_CHECK(index.dim() == self.dim() && src.dim() == self.dim(), "scatter_add: self ",
+               self.shape(), ", index ", index.shape(), " and src ", src.shape(),
+               " must have the same rank");
+  for (int k = 0; k < self.dim(); ++k) {
+    LATENT_CHECK(index.shape()[k] <= src.shape()[k], "scatter_add: index of shape ", index.shape(),
+                 " is larger than src of shape ", src.shape(), " at dim ", k);
+    LATENT_CHECK(k == d || index.shape()[k] <= self.shape()[k], "scatter_add: index of shape ",
+                 index.shape(), " is larger than self of shape ", self.shape(), " at dim ", k);
+  }
+  detail::check_index_range(index, self.dim() == 0 ? 1 : self.shape()[d], d, "scatter_add");
+  Tensor<T> out = detail::contiguous_copy(self);
+  if (self.dim() == 0) {
+    if (index.numel() == 1) *out.data() += *src.data();
+  } else {
+    detail::scatter_add_values(out, d, index, src);
+  }
+  const bool gs = self.requires_grad(), gsrc = src.requires_grad();
+  return record<T>(out, "scatter_add", {&self, &src}, [d, index, gs, gsrc, ssrc = src.shape()](const Tensor<T>& g) {
+    // src elements beyond index's extent were not used: their gradient is zero.
+    return std::vector<Tensor<T>>{gs ? g : Tensor<T>(),
+                                  gsrc ? detail::pad_end(gather(g, d, index), ssrc) : Tensor<T>()};
+  });
+}
+
+template <class T>
+Tensor<T> index_add(const Tensor<T>& self, std::int64_t dim, const Tensor<std::int64_t>& index,
+                    const Tensor<T>& source, Scalar<T> alpha = Scalar<T>(1));
+
+// The slices of x at the positions `index` (0-d or 1-d) names along dim, in that order:
+// the result has x's shape with size index.numel() along dim.
+template <class T>
+Tensor<T> index_select(const Tensor<T>& x, std::int64_t dim, const Tensor<std::int64_t>& index) {
+  detail::check_index_vector(index, "index_select");
+  LATENT_CHECK(x.dim() > 0, "index_select: cannot select from a 0-d tensor");
+  const int d = wrap_dim(dim, x.dim(), "index_select");
+  detail::check_index_range(index, x.shape()[d], d, "index_select");
+  Shape shape = x.shape();
+  shape[d] = index.numel();
+  Tensor<T> out = detail::gather_values(x, d, detail::index_along(index, shape, d));
+  return record<T>(out, "index_select", {&x}, [d, index, in = x.shape()](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{index_add(zeros<T>(in), d, index, g)};
+  });
+}
+
+// A copy of self with alpha * source's slices added at the positions `index` names along
+// dim: out.select(dim, index[i]) += alpha * source.select(dim, i). Repeated indices
+// accumulate, in index order.
+template <class T>
+Tensor<T> index_add(const Tensor<T>& self, std::int64_t dim, const Tensor<std::int64_t>& index,
+                    const Tensor<T>& source, Scalar<T> alpha) {
+  detail::check_index_vector(index, "index_add");
+  LATENT_CHECK(self.dim() > 0, "index_add: cannot add into a 0-d tensor");
+  const int d = wrap_dim(dim, self.dim(), "index_add");
+  Shape expected = self.shape();
+  expected[d] = index.numel();
+  LATENT_CHECK(source.shape() == expected, "index_add: source of shape ", source.shape(),
+               " does not match self of shape ", self.shape(), " with ", index.numel(),
+               " indices along dim ", d, " (expected ", expected, ")");
+  detail::check_index_range(index, self.shape()[d], d, "index_add");
+  Tensor<T> out = detail::contiguous_copy(self);
+  {
+    // self as [outer, size, inner], source as [outer, n, inner]; work items are (outer
+    // position, block of inner columns), each adding the n source rows in index order.
+    const Tensor<std::int64_t> idx = detail::contiguous_index(index);
+    const Tensor<T> src = source.is_contiguous() ? source : detail::contiguous_copy(source);
+    std::int64_t outer = 1, inner = 1;
+    for (int k = 0; k < d; ++k) outer *= self.shape()[k];
+    for (int k = d + 1; k < self.dim(); ++k) inner *= self.shape()[k];
+    const std::int64_t size = self.shape()[d], n = index.numel();
+    const std::int64_t block = 1024, blocks = (inner + block - 1) / block;
+    const std::int64_t work = std::max<std::int64_t>(1, n * std::min(inner, block));
+    const std::int64_t* ip = idx.data();
+    const T* sp = src.data();
+    T* op = out.data();
+    const T a = alpha;
+    parallel_for(0, outer * blocks, std::max<std::int64_t>(1, 32768 / work), [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t item = b; item < e; ++item) {
+        const std::int64_t o = item / blocks, j0 = (item % blocks) * block;
+        const std::int64_t j1 = std::min(inner, j0 + block);
+        for (std::int64_t i = 0; i < n; ++i) {
+          T* dst = op + (o * size + ip[i]) * inner;
+          const T* s = sp + (o * n + i) * inner;
+          for (std::int64_t j = j0; j < j1; ++j) dst[j] += a * s[j];
+        }
+      }
+    });
+  }
+  const bool gs = self.requires_grad(), gsrc = source.requires_grad();
+  const T a = alpha;
+  return record<T>(out, "index_add", {&self, &source}, [d, index, gs, gsrc, a](const Tensor<T>& g) {
+    Tensor<T> dsrc;
+    if (gsrc) dsrc = a == T(1) ? index_select(g, d, index) : index_select(g, d, index) * a;
+    return std::vector<Tensor<T>>{gs ? g : Tensor<T>(), dsrc};
+  });
+}
+
+// gather with broadcasting, as torch.take_along_dim: x and indices (of equal rank) are
+// broadcast together in every dim but `dim`, then out = gather(x, dim, indices). With
+// the indices of a sort or topk it picks the matching values.
+template <class T>
+Tensor<T> take_along_dim(const Tensor<T>& x, const Tensor<std::int64_t>& indices, std::int64_t dim) {
+  LATENT_CHECK(x.dim() == indices.dim(), "take_along_dim: input of shape ", x.shape(),
+               " and indices of shape ", indices.shape(), " must have the same rank");
+  LATENT_CHECK(x.dim() > 0, "take_along_dim: the input must have at least one dim");
+  const int d = wrap_dim(dim, x.dim(), "take_along_dim");
+  Shape xs = x.shape(), is = indices.shape();
+  xs[d] = 1;
+  is[d] = 1;
+  const Shape common = broadcast_shapes(xs, is, "take_along_dim");
+  Shape bx = common, bi = common;
+  bx[d] = x.shape()[d];
+  bi[d] = indices.shape()[d];
+  const Tensor<std::int64_t> idx =
+      detail::strided_view(indices, bi, detail::broadcast_strides(indices, bi), indices.offset());
+  return gather(x.expand(bx), d, idx);
+}
+
+// Each element repeated `repeats` times along dim (x flattened first when dim is absent):
+// repeat_interleave([1, 2], 2) = [1, 1, 2, 2]. An index_select, so differentiable.
+template <class T>
+Tensor<T> repeat_interleave(const Tensor<T>& x, std::int64_t repeats,
+                            std::optional<std::int64_t> dim = std::nullopt) {
+  LATENT_CHECK(repeats >= 0, "repeat_interleave: repeats must be non-negative, got ", repeats);
+  if (!dim) return repeat_interleave(x.reshape(Shape{-1}), repeats, std::int64_t(0));
+  const int d = wrap_dim(*dim, x.dim(), "repeat_interleave");
+  if (x.dim() == 0) return repeat_interleave(x.reshape(Shape{1}), repeats, std::int64_t(0));
+  const std::int64_t n = x.shape()[d];
+  Tensor<std::int64_t> index(Shape{n * repeats});
+  for (std::int64_t i = 0; i < n * repeats; ++i) index.data()[i] = i / repeats;
+  return index_select(x, d, index);
+}
+
+// x with `value` wherever mask (broadcast to x's shape) is true.
+template <class T>
+Tensor<T> masked_fill(const Tensor<T>& x, const Tensor<bool>& mask, Scalar<T> value) {
+  const Shape shape = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
+  LATENT_CHECK(shape == x.shape(), "masked_fill: mask of shape ", mask.shape(),
+               " cannot be broadcast to the input's shape ", x.shape());
+  return where(mask, value, x);
+}
+
+namespace detail {
+// [rows, cols] mask of the elements a triangle keeps: column - row <= diagonal (lower) or
+// >= diagonal (upper).
+inline Tensor<bool> triangle_mask(std::int64_t rows, std::int64_t cols, std::int64_t diagonal, bool lower) {
+  Tensor<bool> mask(Shape{rows, cols});
+  bool* m = mask.data();
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) m[i * cols + j] = lower ? j - i <= diagonal : j - i >= diagonal;
+  return mask;
+}
+
+// The lower or upper triangle of the last two dims, the rest zero. Self-adjoint: its
+// gradient is the same triangle of g.
+template <class T>
+Tensor<T> triangle(const Tensor<T>& x, std::int64_t diagonal, bool lower) {
+  const char* op = lower ? "tril" : "triu";
+  LATENT_CHECK(x.dim() >= 2, op, ": expects a tensor of rank >= 2 (a matrix or a batch of them), got shape ",
+               x.shape());
+  const Tensor<bool> keep = triangle_mask(x.shape()[x.dim() - 2], x.shape()[x.dim() - 1], diagonal, lower);
+  Tensor<T> out = map2<T>(keep, x, op, [](bool k, T v) { return k ? v : T(0); });
+  return record<T>(out, op, {&x}, [diagonal, lower](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{triangle(g, diagonal, lower)};
+  });
+}
+}  // namespace detail
+
+// Lower triangle of the last two dims: keeps x[..., i, j] where j - i <= diagonal.
+template <class T>
+Tensor<T> tril(const Tensor<T>& x, std::int64_t diagonal = 0) {
+  return detail::triangle(x, diagonal, true);
+}
+
+// Upper triangle of the last two dims: keeps x[..., i, j] where j - i >= diagonal.
+template <class T>
+Tensor<T> triu(const Tensor<T>& x, std::int64_t diagonal = 0) {
+  return detail::triangle(x, diagonal, false);
+}
+
+}  // namespace latent
+
+// ---- latent/ops/cumsum.hpp ----
+// cumsum: running sums along a dim, out[i] = x[0] + x[1] + ... + x[i].
+//
+// Each line is summed in order, in double precision for float (as PyTorch does on the
+// CPU), so the result does not depend on the thread count. The gradient of a running
+// sum is the running sum taken from the other end: dx[i] = g[i] + g[i+1] + ... + g[n-1],
+// which is again a cumulative sum, so second derivatives work.
+
+namespace latent {
+
+namespace detail {
+
+// Running sums along dim d, from the front (or from the back when `reverse`).
+template <class T>
+Tensor<T> cumulative_sum(const Tensor<T>& x, int d, bool reverse) {
+  using Acc = typename std::conditional<std::is_floating_point<T>::value, double, T>::type;
+  const Tensor<T> c = x.is_contiguous() ? x : contiguous_copy(x);
+  Tensor<T> out(x.shape());
+  // x as [outer, n, inner]; a work item is one outer position and a block of inner columns,
+  // whose running sums advance together down the n rows.
+  std::int64_t outer = 1, inner = 1;
+  for (int k = 0; k < d; ++k) outer *= x.shape()[k];
+  for (int k = d + 1; k < x.dim(); ++k) inner *= x.shape()[k];
+  const std::int64_t n = x.shape()[d];
+  const std::int64_t block = 256, blocks = (inner + block - 1) / block;
+  const std::int64_t work = std::max<std::int64_t>(1, n * std::min(inner, block));
+  const T* in = c.data();
+  T* o = out.data();
+  parallel_for(0, outer * blocks, std::max<std::int64_t>(1, 32768 / work), [&](std::int64_t b, std::int64_t e) {
+    Acc acc[block];
+    for (std::int64_t item = b; item < e; ++item) {
+      const std::int64_t base = (item / blocks) * n * inner;
+      const std::int64_t j0 = (item % blocks) * block, j1 = std::min(inner, j0 + block);
+      std::fill(acc, acc + (j1 - j0), Acc(0));
+      for (std::int64_t step = 0; step < n; ++step) {
+        const std::int64_t row = base + (reverse ? n - 1 - step : step) * inner;
+        for (std::int64_t j = j0; j < j1; ++j) {
+          acc[j - j0] += static_cast<Acc>(in[row + j]);
+          o[row + j] = static_cast<T>(acc[j - j0]);
+        }
+      }
+    }
+  });
+  return record<T>(out, reverse ? "cumsum_reverse" : "cumsum", {&x}, [d, reverse](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{cumulative_sum(g, d, !reverse)};
+  });
+}
+
+}  // namespace detail
+
+// out[..., i, ...] = sum of x[..., j, ...] for j <= i along dim.
+template <class T>
+Tensor<T> cumsum(const Tensor<T>& x, std::int64_t dim) {
+  const int d = wrap_dim(dim, x.dim(), "cumsum");
+  if (x.dim() == 0) return detail::cumulative_sum(x.reshape(Shape{1}), 0, false).reshape(Shape{});
+  return detail::cumulative_sum(x, d, false);
+}
+
+}  // namespace latent
+// ---- latent/ops/sorting.hpp ----
+// Ordering along a dim: sort, argsort, topk; and multinomial sampling.
+//
+// sort and topk find, for every line along dim, the positions of its elements in order,
+// then read the values with gather, so the values are differentiable (their gradient is
+// scattered back to the positions they came from). NaN counts as larger than every
+// number, as in PyTorch. Equal values keep their index order (the sort is stable); PyTorch
+// leaves the order of ties unspecified, so only the indices of ties may differ from it.
+
+namespace latent {
+
+// What sort and topk return (as torch.return_types): the values and their positions.
+template <class T>
+struct ValuesIndices {
+  Tensor<T> values;
+  Tensor<std::int64_t> indices;
+};
+
+namespace detail {
+
+// a comes strictly before b in ascending order; NaN after every number.
+template <class T>
+bool ascending_before(T a, T b) {
+  if (b != b) return a == a;
+  return a < b;
+}
+
+// For every line of x along dim d, the positions of its first k elements in ascending (or
+// descending) order; equal elements keep their index order.
+template <class T>
+Tensor<std::int64_t> ordered_positions(const Tensor<T>& x, int d, std::int64_t k, bool descending) {
+  const Tensor<T> c = x.is_contiguous() ? x : contiguous_copy(x);
+  std::int64_t outer = 1, inner = 1;
+  for (int i = 0; i < d; ++i) outer *= x.shape()[i];
+  for (int i = d + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+  const std::int64_t n = x.shape()[d];
+  Shape shape = x.shape();
+  shape[d] = k;
+  Tensor<std::int64_t> out(shape);
+  const T* in = c.data();
+  std::int64_t* o = out.data();
+  const std::int64_t grain = std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(n, 1));
+  parallel_for(0, outer * inner, grain, [&](std::int64_t b, std::int64_t e) {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::int64_t line = b; line < e; ++line) {
+      const T* row = in + (line / inner) * n * inner + line % inner;  // element i at row[i * inner]
+      // Ties broken by index make the order total, hence the same as a stable sort.
+      auto before = [&](std::int64_t i, std::int64_t j) {
+        const T a = row[i * inner], v = row[j * inner];
+        const bool ab = descending ? ascending_before(v, a) : ascending_before(a, v);
+        const bool ba = descending ? ascending_before(a, v) : ascending_before(v, a);
+        return ab || (!ba && i < j);
+      };
+      std::iota(order.begin(), order.end(), std::int64_t(0));
+      if (k < n)
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+      else
+        std::sort(order.begin(), order.end(), before);
+      std::int64_t* dst = o + (line / inner) * k * inner + line % inner;
+      for (std::int64_t i = 0; i < k; ++i) dst[i * inner] = order[static_cast<std::size_t>(i)];
+    }
+  });
+  return out;
+}
+
+}  // namespace detail
+
+// The values of x sorted along dim (ascending unless `descending`), and where each came from.
+template <class T>
+ValuesIndices<T> sort(const Tensor<T>& x, std::int64_t dim = -1, bool descending = false) {
+  if (x.dim() == 0) return {x.clone(), zeros<std::int64_t>(Shape{})};
+  const int d = wrap_dim(dim, x.dim(), "sort");
+  Tensor<std::int64_t> idx = detail::ordered_positions(x, d, x.shape()[d], descending);
+  return {gather(x, d, idx), idx};
+}
+
+// The positions that sort x along dim.
+template <class T>
+Tensor<std::int64_t> argsort(const Tensor<T>& x, std::int64_t dim = -1, bool descending = false) {
+  if (x.dim() == 0) return zeros<std::int64_t>(Shape{});
+  const int d = wrap_dim(dim, x.dim(), "argsort");
+  return detail::ordered_positions(x, d, x.shape()[d], descending);
+}
+
+// The k largest (or smallest) values along dim, in order, and their positions.
+template <class T>
+ValuesIndices<T> topk(const Tensor<T>& x, std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                      bool sorted = true) {
+  (void)sorted;  // the result is always sorted (PyTorch leaves the order open when false)
+  const Tensor<T> xs = x.dim() == 0 ? x.reshape(Shape{1}) : x;
+  const int d = wrap_dim(dim, x.dim(), "topk");
+  const std::int64_t n = xs.shape()[d];
+  LATENT_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for dim ", d, " of size ", n);
+  Tensor<std::int64_t> idx = detail::ordered_positions(xs, d, k, largest);
+  ValuesIndices<T> r{gather(xs, d, idx), idx};
+  if (x.dim() == 0) r = {r.values.reshape(Shape{}), r.indices.reshape(Shape{})};
+  return r;
+}
+
+// Draws num_samples category indices from each row of probs ([C] or [rows, C]; weights
+// that need not sum to 1). With replacement every draw is independent: u ~ U[0, total)
+// picks the first category whose running sum exceeds u. Without replacement it is the
+// exponential race: category i gets the key E_i / p_i with E_i ~ Exp(1), and the
+// num_samples smallest keys win, which draws the same distribution as taking categories
+// one by one and renormalising. The uniforms come from the generator in one bulk fill, so
+// the result depends only on its seed and state.
+template <class T>
+Tensor<std::int64_t> multinomial(const Tensor<T>& probs, std::int64_t num_samples, bool replacement,
+                                 Generator& gen) {
+  LATENT_CHECK(probs.dim() == 1 || probs.dim() == 2, "multinomial: probs must be 1-d or 2-d, got shape ",
+               probs.shape());
+  const Tensor<T> p = probs.is_contiguous() ? probs : detail::contiguous_copy(probs);
+  const std::int64_t rows = p.dim() == 2 ? p.shape()[0] : 1, c = p.shape()[p.dim() - 1];
+  LATENT_CHECK(num_samples > 0, "multinomial: num_samples must be positive, got ", num_samples);
+  LATENT_CHECK(c > 0, "multinomial: probs has no categories (shape ", probs.shape(), ")");
+  LATENT_CHECK(replacement || num_samples <= c, "multinomial: cannot draw ", num_samples,
+               " samples without replacement from ", c, " categories");
+  const T* pp = p.data();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double total = 0;
+    std::int64_t positive = 0;
+    for (std::int64_t i = 0; i < c; ++i) {
+      const T v = pp[r * c + i];
+      LATENT_CHECK(std::isfinite(static_cast<double>(v)) && v >= T(0), "multinomial: probability ", v,
+                   " in row ", r, " is negative, infinite or NaN");
+      total += static_cast<double>(v);
+      positive += v > T(0);
+    }
+    LATENT_CHECK(total > 0, "multinomial: row ", r, " of probs sums to 0");
+    LATENT_CHECK(replacement || positive >= num_samples, "multinomial: row ", r, " has only ", positive,
+                 " categories with nonzero probability, too few to draw ", num_samples,
+                 " samples without replacement");
+  }
+  const std::int64_t draws = replacement ? num_samples : c;
+  std::vector<double> u(static_cast<std::size_t>(rows * draws));
+  gen.fill_uniform(u.data(), rows * draws, 0.0, 1.0);
+  Tensor<std::int64_t> out(probs.dim() == 2 ? Shape{rows, num_samples} : Shape{num_samples});
+  std::int64_t* o = out.data();
+  std::vector<double> running(static_cast<std::size_t>(c));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(c));
+  std::vector<double> key(static_cast<std::size_t>(c));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* row = pp + r * c;
+    const double* ur = u.data() + r * draws;
+    if (replacement) {
+      double total = 0;
+      for (std::int64_t i = 0; i < c; ++i) running[static_cast<std::size_t>(i)] = total += static_cast<double>(row[i]);
+      for (std::int64_t s = 0; s < num_samples; ++s) {
+        const double target = ur[s] * total;
+        auto it = std::upper_bound(running.begin(), running.end(), target);
+        std::int64_t i = std::min<std::int64_t>(it - running.begin(), c - 1);
+        while (row[i] <= T(0) && i > 0) --i;  // rounding at the top end: step back to a possible category
+        o[r * num_samples + s] = i;
+      }
+    } else {
+      for (std::int64_t i = 0; i < c; ++i) {
+        const double e = -std::log1p(-ur[i]);  // Exp(1) from u in [0, 1)
+        key[static_cast<std::size_t>(i)] = row[i] > T(0) ? e / static_cast<double>(row[i])
+                                                         : std::numeric_limits<double>::infinity();
+      }
+      std::iota(order.begin(), order.end(), std::int64_t(0));
+      std::partial_sort(order.begin(), order.begin() + num_samples, order.end(), [&](std::int64_t a, std::int64_t b) {
+        const double ka = key[static_cast<std::size_t>(a)], kb = key[static_cast<std::size_t>(b)];
+        return ka < kb || (ka == kb && a < b);
+      });
+      for (std::int64_t s = 0; s < num_samples; ++s) o[r * num_samples + s] = order[static_cast<std::size_t>(s)];
+    }
+  }
+  return out;
+}
+
+}  // namespace latent
+// ---- latent/ops/inplace.hpp ----
+// In-place updates: fill_, copy_, add_, sub_, mul_, div_, clamp_. They write into the
+// tensor's own storage (every view of it sees the change) and are not recorded by
+// autograd, so they are refused on a tensor that requires a gradient while grad mode is
+// on — optimisers update parameters under NoGradGuard.
+
+namespace latent {
+
+namespace detail {
+template <class T>
+void check_writable(const Tensor<T>& t, const char* op) {
+  LATENT_CHECK(t.defined(), op, ": the tensor is undefined");
+  LATENT_CHECK(!(t.requires_grad() && is_grad_enabled()), op,
+               ": cannot modify in place a tensor that requires grad while grad mode is on "
+               "(wrap the update in NoGradGuard, or detach() first)");
+  for (int i = 0; i < t.dim(); ++i)
+    LATENT_CHECK(t.strides()[i] != 0 || t.shape()[i] <= 1, op, ": the tensor of shape ", t.shape(),
+                 " is an expanded view (several elements share memory); clone() it first");
+}
+
+// self[i] = fn(self[i], other[i]) with other broadcast to self's shape.
+template <class T, class U, class Fn>
+void update(const Tensor<T>& self, const Tensor<U>& other, const char* op, Fn fn) {
+  check_writable(self, op);
+  const Shape shape = broadcast_shapes(self.shape(), other.shape(), op);
+  LATENT_CHECK(shape == self.shape(), op, ": the result shape ", shape,
+               " does not match the tensor's shape ", self.shape());
+  kernels::map_binary(shape, self.data(), self.strides(), self.data(), self.strides(), other.data(),
+                      broadcast_strides(other, shape), fn);
+}
+
+template <class T, class Fn>
+void update(const Tensor<T>& self, const char* op, Fn fn) {
+  check_writable(self, op);
+  kernels::map_unary(self.shape(), self.data(), self.strides(), self.data(), self.strides(), fn);
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T>& Tensor<T>::fill_(T value) {
+  detail::update(*this, "fill_", [value](T) { return value; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::copy_(const Tensor<T>& src) {
+  detail::update(*this, src, "copy_", [](T, T s) { return s; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::add_(const Tensor<T>& other, T alpha) {
+  detail::update(*this, other, "add_", [alpha](T a, T b) { return a + alpha * b; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::add_(T value) {
+  detail::update(*this, "add_", [value](T a) { return a + value; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::sub_(const Tensor<T>& other) {
+  detail::update(*this, other, "sub_", [](T a, T b) { return a - b; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::sub_(T value) {
+  detail::update(*this, "sub_", [value](T a) { return a - value; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::mul_(const Tensor<T>& other) {
+  detail::update(*this, other, "mul_", [](T a, T b) { return a * b; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::mul_(T value) {
+  detail::update(*this, "mul_", [value](T a) { return a * value; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::div_(const Tensor<T>& other) {
+  detail::update(*this, other, "div_", [](T a, T b) { return a / b; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::div_(T value) {
+  detail::update(*this, "div_", [value](T a) { return a / value; });
+  return *this;
+}
+template <class T>
+Tensor<T>& Tensor<T>::clamp_(T low, T high) {
+  LATENT_CHECK(!(high < low), "clamp_: min ", low, " is greater than max ", high);
+  detail::update(*this, "clamp_", [low, high](T a) { return a < low ? low : a > high ? high : a; });
+  return *this;
+}
+
+}  // namespace latent
+// ---- latent/ops/matmul.hpp ----
+// matmul with torch.matmul's rules: 1-d operands are promoted to matrices (a row for the
+// left one, a column for the right one) and the promoted dim removed from the result;
+// dims before the last two are batch dims and broadcast. Every product is one call of
+// the packed GEMM kernel (kernels/gemm.hpp), which reads transposed operands through
+// their strides, so transposes cost no copy.
+//
+// Gradient of C = A B with output gradient G: dA = G B^T, dB = A^T G (summed over
+// broadcast batch dims).
+
+namespace latent {
+
+namespace detail {
+
+// C[..., M, N] = A[..., M, K] @ B[..., K, N] on rank >= 2 operands with broadcast batches.
+template <class T>
+Tensor<T> batched_matmul(const Tensor<T>& a, const Tensor<T>& b) {
+  const int ra = a.dim(), rb = b.dim();
+  const std::int64_t m = a.shape()[ra - 2], k = a.shape()[ra - 1];
+  const std::int64_t k2 = b.shape()[rb - 2], n = b.shape()[rb - 1];
+  LATENT_CHECK(k == k2, "matmul: ", a.shape(), " @ ", b.shape(), ": inner sizes ", k, " and ", k2,
+               " differ");
+  Shape batch_a, batch_b;
+  for (int i = 0; i < ra - 2; ++i) batch_a.push_back(a.shape()[i]);
+  for (int i = 0; i < rb - 2; ++i) batch_b.push_back(b.shape()[i]);
+  const Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor<T> out(out_shape);
+
+  // Batch element i of each operand starts at a fixed offset (broadcast dims step by 0).
+  const std::int64_t batches = batch.numel();
+  auto offsets = [&](const Tensor<T>& t) {
+    Shape full_shape = batch;
+    full_shape.push_back(t.shape()[t.dim() - 2]);
+    full_shape.push_back(t.shape()[t.dim() - 1]);
+    const Strides s = broadcast_strides(t, full_shape);
+    std::vector<std::int64_t> off(static_cast<std::size_t>(batches), 0);
+    for (std::int64_t i = 0; i < batches; ++i) {
+      std::int64_t rest = i, o = 0;
+      for (int d = batch.size() - 1; d >= 0; --d) {
+        o += (rest % batch[d]) * s[d];
+        rest /= batch[d];
+      }
+      off[static_cast<std::size_t>(i)] = o;
+    }
+    return off;
+  };
+  const std::vector<std::int64_t> off_a = offsets(a), off_b = offsets(b);
+  const std::int64_t as0 = a.strides()[ra - 2], as1 = a.strides()[ra - 1];
+  const std::int64_t bs0 = b.strides()[rb - 2], bs1 = b.strides()[rb - 1];
+  const T* pa = a.data();
+  const T* pb = b.data();
+  T* pc = out.data();
+  auto one = [&](std::int64_t i) {
+    kernels::gemm<T>(m, n, k, T(1), pa + off_a[static_cast<std::size_t>(i)], as0, as1,
+                     pb + off_b[static_cast<std::size_t>(i)], bs0, bs1, T(0), pc + i * m * n, n, 1);
+  };
+  if (batches == 1) {
+    one(0);  // the kernel spreads one large product over the threads itself
+  } else {
+    parallel_for(0, batches, 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) one(i);
+    });
+  }
+  return out;
+}
+
+}  // namespace detail
+
+template <class T>
+Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
+  LATENT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
+               a.shape(), " @ ", b.shape());
+  if (a.dim() == 1 || b.dim() == 1) {
+    const Tensor<T> a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
+    const Tensor<T> b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
+    Tensor<T> c = matmul(a2, b2);
+    if (b.dim() == 1) c = c.squeeze(-1);
+    if (a.dim() == 1) c = c.squeeze(a.dim() == 1 && b.dim() == 1 ? -1 : -2);
+    return c;
+  }
+  Tensor<T> out = detail::batched_matmul(a, b);
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record<T>(out, "matmul", {&a, &b}, [a, b, ga, gb](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{
+        ga ? sum_to(matmul(g, b.transpose(-1, -2)), a.shape()) : Tensor<T>(),
+        gb ? sum_to(matmul(a.transpose(-1, -2), g), b.shape()) : Tensor<T>()};
+  });
+}
+
+template <class T>
+Tensor<T> Tensor<T>::matmul(const Tensor<T>& other) const {
+  return latent::matmul(*this, other);
+}
+
+// Matrix product of two 2-d tensors (torch.mm).
+template <class T>
+Tensor<T> mm(const Tensor<T>& a, const Tensor<T>& b) {
+  LATENT_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expects two matrices, got ", a.shape(), " @ ",
+               b.shape());
+  return matmul(a, b);
+}
+
+}  // namespace latent
+// ---- latent/ops/special.hpp ----
+// Special functions, elementwise: erf, erfc, log1p, expm1 (as torch.erf, torch.log1p, ...).
+// Their backwards are written with differentiable ops, so every order of derivative works:
+//   erf:   g * 2/sqrt(pi) * exp(-x^2)        erfc:  -g * 2/sqrt(pi) * exp(-x^2)
+//   log1p: g / (1 + x)                       expm1: g * (y + 1)
+// log1p and expm1 keep full relative accuracy near 0, where log(1 + x) and exp(x) - 1
+// would cancel.
+
+// ---- latent/ops/unary_ops.hpp ----
+// Elementwise maths of one tensor: exp, log, sqrt, rsqrt, abs, square, pow, tanh,
+// sigmoid, relu, clamp. Each backward is written with differentiable ops, so second
+// derivatives work. With y the output and g the output gradient:
+//   exp: g y          log: g / x          sqrt: g / (2 y)     rsqrt: -g y^3 / 2
+//   abs: g sign(x)    square: 2 g x       pow: g e x^(e-1)    tanh: g (1 - y^2)
+//   sigmoid: g y (1 - y)      relu: g [x > 0]      clamp: g [min <= x <= max]
+
+namespace latent {
+
+template <class T>
+Tensor<T> exp(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::exp(v); });
+  return record_using_output<T>(out, "exp", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g * y};
+  });
+}
+
+template <class T>
+Tensor<T> log(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::log(v); });
+  return record<T>(out, "log", {&x}, [x](const Tensor<T>& g) { return std::vector<Tensor<T>>{g / x}; });
+}
+
+template <class T>
+Tensor<T> sqrt(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::sqrt(v); });
+  return record_using_output<T>(out, "sqrt", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g / (y * T(2))};
+  });
+}
+
+template <class T>
+Tensor<T> rsqrt(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return T(1) / std::sqrt(v); });
+  return record_using_output<T>(out, "rsqrt", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g * (y * y * y) * T(-0.5)};
+  });
+}
+
+// -1, 0 or +1 (not differentiable: its derivative is zero almost everywhere).
+template <class T>
+Tensor<T> sign(const Tensor<T>& x) {
+  return detail::map<T>(x.detach(), [](T v) { return v > T(0) ? T(1) : v < T(0) ? T(-1) : T(0); });
+}
+
+template <class T>
+Tensor<T> abs(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return v < T(0) ? -v : v; });
+  return record<T>(out, "abs", {&x}, [x](const Tensor<T>& g) { return std::vector<Tensor<T>>{g * sign(x)}; });
+}
+
+template <class T>
+Tensor<T> square(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return v * v; });
+  return record<T>(out, "square", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g * x * T(2)};
+  });
+}
+
+// x ** exponent, elementwise.
+template <class T>
+Tensor<T> pow(const Tensor<T>& x, Scalar<T> exponent) {
+  Tensor<T> out = detail::map<T>(x, [exponent](T v) { return std::pow(v, exponent); });
+  return record<T>(out, "pow", {&x}, [x, exponent](const Tensor<T>& g) {
+    if (exponent == T(0)) return std::vector<Tensor<T>>{g * T(0)};
+    return std::vector<Tensor<T>>{g * pow(x, exponent - T(1)) * exponent};
+  });
+}
+
+template <class T>
+Tensor<T> tanh(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::tanh(v); });
+  return record_using_output<T>(out, "tanh", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g * (T(1) - y * y)};
+  });
+}
+
+template <class T>
+Tensor<T> sigmoid(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+  return record_using_output<T>(out, "sigmoid", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g * y * (T(1) - y)};
+  });
+}
+
+template <class T>
+Tensor<T> relu(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return v > T(0) ? v : (v != v ? v : T(0)); });
+  return record<T>(out, "relu", {&x}, [x](const Tensor<T>& g) {
+    const Tensor<T> mask = detail::map<T>(x.detach(), [](T v) { return v > T(0) ? T(1) : T(0); });
+    return std::vector<Tensor<T>>{g * mask};
+  });
+}
+
+// Limits every element to [min, max]; either bound may be absent.
+template <class T>
+Tensor<T> clamp(const Tensor<T>& x, std::optional<Scalar<T>> min, std::optional<Scalar<T>> max = std::nullopt) {
+  const T lo = min ? *min : -std::numeric_limits<T>::infinity();
+  const T hi = max ? *max : std::numeric_limits<T>::infinity();
+  Tensor<T> out = detail::map<T>(x, [lo, hi](T v) { return v != v ? v : v < lo ? lo : v > hi ? hi : v; });
+  return record<T>(out, "clamp", {&x}, [x, lo, hi](const Tensor<T>& g) {
+    const Tensor<T> mask = detail::map<T>(x.detach(), [lo, hi](T v) { return v >= lo && v <= hi ? T(1) : T(0); });
+    return std::vector<Tensor<T>>{g * mask};
+  });
+}
+
+template <class T> Tensor<T> Tensor<T>::exp() const { return latent::exp(*this); }
+template <class T> Tensor<T> Tensor<T>::log() const { return latent::log(*this); }
+template <class T> Tensor<T> Tensor<T>::sqrt() const { return latent::sqrt(*this); }
+template <class T> Tensor<T> Tensor<T>::abs() const { return latent::abs(*this); }
+template <class T> Tensor<T> Tensor<T>::neg() const { return -*this; }
+template <class T> Tensor<T> Tensor<T>::square() const { return latent::square(*this); }
+template <class T> Tensor<T> Tensor<T>::pow(T exponent) const { return latent::pow(*this, exponent); }
+
+}  // namespace latent
+
+namespace latent {
+
+namespace detail {
+// 2 / sqrt(pi): the slope of erf at 0.
+inline constexpr double two_over_sqrt_pi = 1.1283791670955126;
+}  // namespace detail
+
+// erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt.
+template <class T>
+Tensor<T> erf(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::erf(v); });
+  return record<T>(out, "erf", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g * exp(-square(x)) * T(detail::two_over_sqrt_pi)};
+  });
+}
+
+// erfc(x) = 1 - erf(x), accurate where erf(x) is close to 1.
+template <class T>
+Tensor<T> erfc(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::erfc(v); });
+  return record<T>(out, "erfc", {&x}, [x](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{g * exp(-square(x)) * T(-detail::two_over_sqrt_pi)};
+  });
+}
+
+// log1p(x) = log(1 + x).
+template <class T>
+Tensor<T> log1p(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::log1p(v); });
+  return record<T>(out, "log1p", {&x},
+                   [x](const Tensor<T>& g) { return std::vector<Tensor<T>>{g / (x + T(1))}; });
+}
+
+// expm1(x) = exp(x) - 1.
+template <class T>
+Tensor<T> expm1(const Tensor<T>& x) {
+  Tensor<T> out = detail::map<T>(x, [](T v) { return std::expm1(v); });
+  return record_using_output<T>(out, "expm1", {&x}, [](const Tensor<T>& g, const Tensor<T>& y) {
+    return std::vector<Tensor<T>>{g * (y + T(1))};
+  });
+}
+
+}  // namespace latent
+
+// ---- latent/io.hpp ----
+// latent::io: file formats and output on tensors alone — safetensors, .npy/.npz, IDX,
+// gzip/zlib/deflate, PNG, SVG plots — and the progress bar.
+
+// ---- latent/io/bytes.hpp ----
+// Bounds-checked bytes: the reader and writer under every file format.
+//
+// A ByteReader walks over a buffer it does not own. Every read first checks that enough
+// bytes remain, so a truncated or hostile file ends in a latent::Error that says what was
+// being read and where ("idx: truncated: reading dimension 2 needs 4 bytes at offset 8,
+// 2 remain"), never in a read past the end. Integers are assembled byte by byte in the
+// byte order the format names (little- or big-endian), whatever the host's order.
+// Sizes computed from file fields go through checked_add / checked_mul, which fail
+// instead of wrapping around.
+
+namespace latent::io {
+
+inline std::size_t checked_add(std::size_t a, std::size_t b, const char* op) {
+  LATENT_CHECK(b <= std::numeric_limits<std::size_t>::max() - a, op, ": size overflow: ", a,
+               " + ", b);
+  return a + b;
+}
+
+inline std::size_t checked_mul(std::size_t a, std::size_t b, const char* op) {
+  LATENT_CHECK(a == 0 || b <= std::numeric_limits<std::size_t>::max() / a, op,
+               ": size overflow: ", a, " * ", b);
+  return a * b;
+}
+
+// "0x1f 0x8b": bytes as hex, for messages about magic numbers.
+inline std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  for (std::size_t i = 0; i < size; ++i) {
+    if (i > 0) text += ' ';
+    text += "0x";
+    text += kDigits[data[i] >> 4];
+    text += kDigits[data[i] & 15];
+  }
+  return text;
+}
+
+class ByteReader {
+ public:
+  // `op` names the reader in error messages (e.g. "png", "idx: train-images.gz").
+  ByteReader(const std::uint8_t* data, std::size_t size, std::string op = "bytes")
+      : data_(data), size_(size), op_(std::move(op)) {}
+
+  std::size_t size() const { return size_; }
+  std::size_t position() const { return pos_; }
+  std::size_t remaining() const { return size_ - pos_; }
+  bool at_end() const { return pos_ == size_; }
+  const std::string& op() const { return op_; }
+
+  // Fails unless n more bytes can be read; `what` says what they are for.
+  void require(std::size_t n, const char* what) const {
+    LATENT_CHECK(n <= remaining(), op_, ": truncated: reading ", what, " needs ", n,
+                 " bytes at offset ", pos_, ", ", remaining(), " remain");
+  }
+
+  void seek(std::size_t offset) {
+    LATENT_CHECK(offset <= size_, op_, ": offset ", offset, " is past the end (size ", size_,
+                 ")");
+    pos_ = offset;
+  }
+
+  void skip(std::size_t n, const char* what) {
+    require(n, what);
+    pos_ += n;
+  }
+
+  // The next n bytes, in place; the reader moves past them.
+  const std::uint8_t* take(std::size_t n, const char* what) {
+    require(n, what);
+    const std::uint8_t* start = data_ + pos_;
+    pos_ += n;
+    return start;
+  }
+
+  std::uint8_t u8(const char* what) { return *take(1, what); }
+  std::uint16_t u16_le(const char* what) { return static_cast<std::uint16_t>(le(2, what)); }
+  std::uint16_t u16_be(const char* what) { return static_cast<std::uint16_t>(be(2, what)); }
+  std::uint32_t u32_le(const char* what) { return static_cast<std::uint32_t>(le(4, what)); }
+  std::uint32_t u32_be(const char* what) { return static_cast<std::uint32_t>(be(4, what)); }
+  std::uint64_t u64_le(const char* what) { return le(8, what); }
+  std::uint64_t u64_be(const char* what) { return be(8, what); }
+
+ private:
+  std::uint64_t le(std::size_t n, const char* what) {
+    const std::uint8_t* p = take(n, what);
+    std::uint64_t value = 0;
+    for (std::size_t i = n; i-- > 0;) value = (value << 8) | p[i];
+    return value;
+  }
+  std::uint64_t be(std::size_t n, const char* what) {
+    const std::uint8_t* p = take(n, what);
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < n; ++i) value = (value << 8) | p[i];
+    return value;
+  }
+
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
+  std::string op_;
+};
+
+// Appends bytes and integers (in the byte order asked for) to a growing buffer.
+class ByteWriter {
+ public:
+  void u8(std::uint8_t value) { buffer_.push_back(value); }
+  void u16_le(std::uint16_t value) { le(value, 2); }
+  void u16_be(std::uint16_t value) { be(value, 2); }
+  void u32_le(std::uint32_t value) { le(value, 4); }
+  void u32_be(std::uint32_t value) { be(value, 4); }
+  void u64_le(std::uint64_t value) { le(value, 8); }
+  void u64_be(std::uint64_t value) { be(value, 8); }
+  void bytes(const std::uint8_t* data, std::size_t size) {
+    if (size > 0) buffer_.insert(buffer_.end(), data, data + size);
+  }
+  void bytes(const std::string& text) {
+    buffer_.insert(buffer_.end(), text.begin(), text.end());
+  }
+
+  // Overwrites 4 bytes already written at `offset` (a length known only afterwards).
+  void patch_u32_be(std::size_t offset, std::uint32_t value) {
+    LATENT_CHECK(offset <= buffer_.size() && buffer_.size() - offset >= 4,
+                 "ByteWriter: patch at offset ", offset, " is past the end (size ",
+                 buffer_.size(), ")");
+    for (int i = 0; i < 4; ++i) {
+      buffer_[offset + static_cast<std::size_t>(i)] =
+          static_cast<std::uint8_t>(value >> (24 - 8 * i));
+    }
+  }
+
+  std::size_t size() const { return buffer_.size(); }
+  const std::vector<std::uint8_t>& buffer() const { return buffer_; }
+  std::vector<std::uint8_t> release() { return std::move(buffer_); }
+
+ private:
+  void le(std::uint64_t value, int n) {
+    for (int i = 0; i < n; ++i) buffer_.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+  }
+  void be(std::uint64_t value, int n) {
+    for (int i = n; i-- > 0;) buffer_.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+  }
+
+  std::vector<std::uint8_t> buffer_;
+};
+
+}  // namespace latent::io
+// ---- latent/io/checksum.hpp ----
+// Checksums of the file formats: CRC-32 (gzip, PNG, zip) and Adler-32 (zlib).
+//
+// Both take a running value so that a long stream can be summed piece by piece:
+//   crc32(b, nb, crc32(a, na)) == crc32(a ++ b)   and the same for adler32.
+
+namespace latent::io {
+
+// CRC-32 (the IEEE 802.3 one): the message, read as a polynomial over GF(2), times x^32,
+// modulo the generator x^32 + x^26 + x^23 + x^22 + x^16 + x^12 + x^11 + x^10 + x^8 + x^7 +
+// x^5 + x^4 + x^2 + x + 1. Bits are taken least significant first, so the generator is
+// written bit-reversed (0xEDB88320), and the register starts at and ends xored with
+// 0xFFFFFFFF. A byte at a time: table[0][i] is the remainder of the 8 bits of i, and
+//   crc = table[0][(crc ^ byte) & 0xFF] ^ (crc >> 8).
+// Eight bytes at a time ("slicing by 8"): table[k][i] is the remainder of byte i followed
+// by k zero bytes, so the eight bytes' remainders can be looked up independently and
+// xored together.
+namespace detail {
+using Crc32Tables = std::array<std::array<std::uint32_t, 256>, 8>;
+
+constexpr Crc32Tables make_crc32_tables() {
+  Crc32Tables table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t remainder = i;
+    for (int bit = 0; bit < 8; ++bit) {
+      remainder = (remainder & 1u) ? (remainder >> 1) ^ 0xEDB88320u : remainder >> 1;
+    }
+    table[0][i] = remainder;
+  }
+  for (std::size_t k = 1; k < 8; ++k) {
+    for (std::size_t i = 0; i < 256; ++i) {
+      const std::uint32_t previous = table[k - 1][i];
+      table[k][i] = table[0][previous & 0xFFu] ^ (previous >> 8);
+    }
+  }
+  return table;
+}
+inline constexpr Crc32Tables kCrc32Tables = make_crc32_tables();
+}  // namespace detail
+
+inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0) {
+  const auto& t = detail::kCrc32Tables;
+  crc = ~crc;
+  for (; size >= 8; size -= 8, data += 8) {
+    const std::uint32_t low = crc ^ (std::uint32_t(data[0]) | std::uint32_t(data[1]) << 8 |
+                                     std::uint32_t(data[2]) << 16 | std::uint32_t(data[3]) << 24);
+    crc = t[7][low & 0xFFu] ^ t[6][(low >> 8) & 0xFFu] ^ t[5][(low >> 16) & 0xFFu] ^
+          t[4][low >> 24] ^ t[3][data[4]] ^ t[2][data[5]] ^ t[1][data[6]] ^ t[0][data[7]];
+  }
+  for (std::size_t i = 0; i < size; ++i) crc = t[0][(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
+
+// Adler-32: two sums modulo 65521 (the largest prime below 2^16): a = 1 + the sum of the
+// bytes, b = the sum of the successive values of a; the checksum is b << 16 | a. Reducing
+// only every 5552 bytes is safe: that is the longest run for which b cannot pass 2^32.
+inline std::uint32_t adler32(const std::uint8_t* data, std::size_t size, std::uint32_t adler = 1) {
+  constexpr std::uint32_t kModulus = 65521;
+  constexpr std::size_t kMaxRun = 5552;
+  std::uint32_t a = adler & 0xFFFFu;
+  std::uint32_t b = adler >> 16;
+  while (size > 0) {
+    const std::size_t run = size < kMaxRun ? size : kMaxRun;
+    for (std::size_t i = 0; i < run; ++i) {
+      a += data[i];
+      b += a;
+    }
+    a %= kModulus;
+    b %= kModulus;
+    data += run;
+    size -= run;
+  }
+  return (b << 16) | a;
+}
+
+}  // namespace latent::io
+// ---- latent/io/deflate.hpp ----
+// Deflate: a DEFLATE compressor (RFC 1951) good enough for PNG and .npz, and its zlib
+// (RFC 1950) and gzip (RFC 1952) containers.
+//
+//   std::vector<std::uint8_t> deflate_raw (data, size, level)    bare DEFLATE
+//   std::vector<std::uint8_t> deflate_zlib(data, size, level)    zlib, with Adler-32
+//   std::vector<std::uint8_t> deflate_gzip(data, size, level)    gzip, with CRC-32
+//
+// `level` is 0 (store only) to 9 (slowest, smallest), 6 by default, as in zlib. Two steps:
+// LZ77 turns the input into tokens (literal bytes, and matches "copy `length` bytes from
+// `distance` back"), then each block of tokens is written with the Huffman code that its
+// own symbol frequencies call for, or with the fixed code, or stored as it is: whichever
+// is the fewest bits. inflate.hpp reads all three.
+
+#include <queue>
+
+// ---- latent/io/inflate.hpp ----
+// Inflate: the decompressor for DEFLATE (RFC 1951) and for the two containers around it,
+// zlib (RFC 1950) and gzip (RFC 1952), whose checksums are verified.
+//
+//   std::vector<std::uint8_t> inflate_raw (data, size, max_output)   bare DEFLATE
+//   std::vector<std::uint8_t> inflate_zlib(data, size, max_output)   zlib, Adler-32 checked
+//   std::vector<std::uint8_t> inflate_gzip(data, size, max_output)   gzip, CRC-32 and size
+//                                                                    checked, any members
+//
+// `max_output` caps the bytes produced, so that a decompression bomb (a few kilobytes that
+// expand to terabytes) is stopped by a clear error. Every malformed stream (truncated, bad
+// block type, bad Huffman code lengths, a distance reaching before the start, a wrong
+// checksum) ends in a latent::Error; nothing is ever read outside the input or the output.
+
+namespace latent::io {
+
+inline constexpr std::size_t kDefaultMaxInflateOutput = std::size_t(1) << 30;  // 1 GiB
+
+namespace detail {
+
+// DEFLATE packs bits from the least significant bit of each byte up. The reader keeps up
+// to 64 bits in a buffer and fails when asked for bits that the input does not have.
+// Refilling takes 8 bytes with one little-endian load while 8 remain, and keeps the whole
+// bytes that fit; near the end it goes a byte at a time.
+class InflateBitReader {
+ public:
+  InflateBitReader(const std::uint8_t* data, std::size_t size, std::size_t pos)
+      : data_(data), size_(size), pos_(pos) {}
+
+  // Makes sure that at least n bits (n <= 56) are buffered, when the input has them.
+  void ensure(int n) {
+    if (count_ < n) refill();
+  }
+  void refill() {
+    if (size_ - pos_ >= 8) {
+      const std::uint8_t* p = data_ + pos_;
+      const std::uint64_t word = std::uint64_t(p[0]) | std::uint64_t(p[1]) << 8 |
+                                 std::uint64_t(p[2]) << 16 | std::uint64_t(p[3]) << 24 |
+                                 std::uint64_t(p[4]) << 32 | std::uint64_t(p[5]) << 40 |
+                                 std::uint64_t(p[6]) << 48 | std::uint64_t(p[7]) << 56;
+      const int taken = (63 - count_) / 8;
+      buffer_ |= (word << count_) & (~std::uint64_t(0) >> (64 - count_ - 8 * taken));
+      pos_ += static_cast<std::size_t>(taken);
+      count_ += 8 * taken;
+      return;
+    }
+    while (count_ <= 56 && pos_ < size_) {
+      buffer_ |= std::uint64_t(data_[pos_++]) << count_;
+      count_ += 8;
+    }
+  }
+  // The next n bits (n <= 32) without using them; past the end of the input they are 0.
+  std::uint32_t peek(int n) const {
+    return static_cast<std::uint32_t>(buffer_ & ((std::uint64_t(1) << n) - 1));
+  }
+  void consume(int n) {
+    if (n > count_) {
+      fail("inflate: truncated input: the stream stops inside a block (input is ", size_,
+           " bytes)");
+    }
+    buffer_ >>= n;
+    count_ -= n;
+  }
+  std::uint32_t bits(int n) {
+    ensure(n);
+    const std::uint32_t value = peek(n);
+    consume(n);
+    return value;
+  }
+  // Drops the bits up to the next byte boundary and gives the whole bytes still buffered
+  // back to the input; returns the input position of that boundary.
+  std::size_t align_to_byte() {
+    pos_ -= static_cast<std::size_t>(count_ / 8);
+    buffer_ = 0;
+    count_ = 0;
+    return pos_;
+  }
+  void set_byte_position(std::size_t pos) { pos_ = pos; }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t pos_;
+  std::uint64_t buffer_ = 0;
+  int count_ = 0;
+};
+
+// Canonical Huffman codes (RFC 1951, 3.2.2). A code is fully given by each symbol's code
+// length: codes of one length are consecutive integers in symbol order, and the first code
+// of length L is (first code of length L-1 + number of codes of length L-1) * 2. Lengths
+// are valid when they satisfy Kraft's equality, sum over symbols of 2^-length = 1: more
+// ("over-subscribed") would give two symbols one code; less ("incomplete") leaves bit
+// patterns that mean nothing, which DEFLATE allows only for a code with a single symbol
+// of length 1, or none at all (a block without distances).
+//
+// Decoding: codes are sent most significant bit first, so the next kFastBits input bits,
+// read as an integer, are a code bit-reversed. A table indexed by them holds
+// (symbol << 4 | length) for every code of at most kFastBits bits (the common case).
+// Longer codes walk the canonical order one bit at a time: after L bits, the codes of
+// length L are exactly the integers in [first(L), first(L) + count(L)).
+struct HuffmanTable {
+  static constexpr int kMaxBits = 15;
+  static constexpr int kFastBits = 9;
+  std::array<std::uint16_t, kMaxBits + 1> count{};     // number of codes of each length
+  std::array<std::uint16_t, 288> symbols{};            // symbols by (length, value)
+  std::array<std::uint16_t, 1 << kFastBits> fast{};    // 0: not a short code
+};
+
+inline std::uint32_t reverse_bits(std::uint32_t code, int length) {
+  std::uint32_t reversed = 0;
+  for (int i = 0; i < length; ++i) {
+    reversed = (reversed << 1) | (code & 1u);
+    code >>= 1;
+  }
+  return reversed;
+}
+
+// `allow_sparse`: accept the empty code and the single code of length 1.
+inline void build_huffman(HuffmanTable& table, const std::uint8_t* lengths, int n,
+                          const char* name, bool allow_sparse) {
+  table = HuffmanTable{};
+  int used = 0;
+  for (int s = 0; s < n; ++s) {
+    if (lengths[s] == 0) continue;
+    ++table.count[lengths[s]];
+    ++used;
+  }
+  int unused_patterns = 1;  // in units of 2^-length, doubled at each length
+  for (int length = 1; length <= HuffmanTable::kMaxBits; ++length) {
+    unused_patterns = 2 * unused_patterns - table.count[length];
+    LATENT_CHECK(unused_patterns >= 0, "inflate: over-subscribed ", name,
+                 " code: its code lengths ask for more codes of length ", length,
+                 " than exist");
+  }
+  const bool sparse_ok = allow_sparse && (used == 0 || (used == 1 && table.count[1] == 1));
+  LATENT_CHECK(unused_patterns == 0 || sparse_ok, "inflate: incomplete ", name, " code: its ",
+               used, " code lengths leave bit patterns that decode to nothing");
+
+  std::array<int, HuffmanTable::kMaxBits + 2> offset{};
+  for (int length = 1; length <= HuffmanTable::kMaxBits; ++length) {
+    offset[length + 1] = offset[length] + table.count[length];
+  }
+  for (int s = 0; s < n; ++s) {
+    if (lengths[s] != 0) table.symbols[offset[lengths[s]]++] = static_cast<std::uint16_t>(s);
+  }
+
+  std::uint32_t code = 0;
+  int k = 0;
+  for (int length = 1; length <= HuffmanTable::kMaxBits; ++length) {
+    for (int j = 0; j < table.count[length]; ++j, ++k, ++code) {
+      if (length > HuffmanTable::kFastBits) continue;
+      const auto entry = static_cast<std::uint16_t>(table.symbols[k] << 4 | length);
+      for (std::uint32_t index = reverse_bits(code, length);
+           index < (1u << HuffmanTable::kFastBits); index += 1u << length) {
+        table.fast[index] = entry;
+      }
+    }
+    code <<= 1;
+  }
+}
+
+// Codes longer than kFastBits, and invalid ones.
+inline int decode_long_symbol(InflateBitReader& in, const HuffmanTable& table, const char* name) {
+  int code = 0, first = 0, index = 0;
+  for (int length = 1; length <= HuffmanTable::kMaxBits; ++length) {
+    code |= static_cast<int>(in.bits(1));
+    const int count = table.count[length];
+    if (code < first + count) return table.symbols[index + code - first];
+    index += count;
+    first = (first + count) << 1;
+    code <<= 1;
+  }
+  fail("inflate: invalid ", name, " code in the compressed data");
+}
+
+inline int decode_symbol(InflateBitReader& in, const HuffmanTable& table, const char* name) {
+  in.ensure(HuffmanTable::kMaxBits);
+  const std::uint16_t entry = table.fast[in.peek(HuffmanTable::kFastBits)];
+  if (LATENT_LIKELY(entry != 0)) {
+    in.consume(entry & 15);
+    return entry >> 4;
+  }
+  return decode_long_symbol(in, table, name);
+}
+
+// Where decoded bytes go: into `bytes`, which grows by doubling (its first `size` bytes
+// are the output so far) but never past `limit` bytes in all. Matches may reach back only
+// to the start of this stream (`start`).
+struct InflateOutput {
+  std::vector<std::uint8_t>& bytes;
+  std::size_t start;
+  std::size_t limit;
+  std::size_t size;
+
+  InflateOutput(std::vector<std::uint8_t>& out, std::size_t max_output)
+      : bytes(out), start(out.size()), limit(max_output), size(out.size()) {}
+
+  // Makes room for n more bytes.
+  void reserve(std::size_t n) {
+    if (n <= bytes.size() - size) return;
+    LATENT_CHECK(size <= limit && n <= limit - size, "inflate: output exceeds the limit of ",
+                 limit, " bytes (corrupt data or a decompression bomb; raise max_output if "
+                 "the data is genuine)");
+    std::size_t capacity = bytes.size() <= limit / 2 ? 2 * bytes.size() : limit;
+    capacity = std::min(std::max<std::size_t>(capacity, 65536), limit);
+    bytes.resize(std::max(size + n, capacity));
+  }
+  void literal(std::uint8_t value) {
+    reserve(1);
+    bytes[size++] = value;
+  }
+  void append(const std::uint8_t* data, std::size_t n) {
+    reserve(n);
+    for (std::size_t i = 0; i < n; ++i) bytes[size + i] = data[i];
+    size += n;
+  }
+  // Copies `length` bytes from `distance` back; the copy may overlap what it writes, which
+  // repeats a pattern (distance 1, length 10: ten copies of the last byte).
+  void match(std::size_t distance, std::size_t length) {
+    LATENT_CHECK(distance <= size - start, "inflate: invalid distance ", distance,
+                 " reaches before the start of the output (", size - start,
+                 " bytes produced so far)");
+    reserve(length);
+    std::uint8_t* out = bytes.data() + size;
+    const std::uint8_t* from = out - distance;
+    if (distance >= length) {
+      std::memcpy(out, from, length);
+    } else {
+      for (std::size_t i = 0; i < length; ++i) out[i] = from[i];
+    }
+    size += length;
+  }
+  // Trims `bytes` to the output.
+  void finish() { bytes.resize(size); }
+};
+
+// A compressed block is a sequence of literal/length symbols: 0..255 a literal byte, 256
+// the end of the block, 257..285 a match whose length is a base plus extra bits, followed
+// by a distance symbol 0..29 (a base plus extra bits, 1..32768).
+inline constexpr std::uint16_t kLengthBase[29] = {3,  4,  5,  6,  7,  8,  9,  10,  11, 13,
+                                                  15, 17, 19, 23, 27, 31, 35, 43,  51, 59,
+                                                  67, 83, 99, 115, 131, 163, 195, 227, 258};
+inline constexpr std::uint8_t kLengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                                  2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+inline constexpr std::uint16_t kDistanceBase[30] = {
+    1,   2,   3,   4,   5,   7,    9,    13,   17,   25,   33,   49,   65,    97,    129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+inline constexpr std::uint8_t kDistanceExtra[30] = {0, 0, 0, 0, 1, 1, 2,  2,  3,  3,
+                                                    4, 4, 5, 5, 6, 6, 7,  7,  8,  8,
+                                                    9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+inline void inflate_block(InflateBitReader& in, const HuffmanTable& litlen,
+                          const HuffmanTable& distances, InflateOutput& out) {
+  for (;;) {
+    const int symbol = decode_symbol(in, litlen, "literal/length");
+    if (symbol < 256) {
+      out.literal(static_cast<std::uint8_t>(symbol));
+    } else if (symbol == 256) {
+      return;
+    } else {
+      const int l = symbol - 257;
+      LATENT_CHECK(l < 29, "inflate: invalid length symbol ", symbol);
+      const std::size_t length = kLengthBase[l] + in.bits(kLengthExtra[l]);
+      const int d = decode_symbol(in, distances, "distance");
+      LATENT_CHECK(d < 30, "inflate: invalid distance symbol ", d);
+      const std::size_t distance = kDistanceBase[d] + in.bits(kDistanceExtra[d]);
+      out.match(distance, length);
+    }
+  }
+}
+
+// The fixed code (block type 1): literal/length code lengths 8 for 0..143, 9 for
+// 144..255, 7 for 256..279, 8 for 280..287; distance codes all 5 bits.
+inline const HuffmanTable& fixed_litlen_table() {
+  static const HuffmanTable table = [] {
+    std::uint8_t lengths[288];
+    for (int s = 0; s < 288; ++s) lengths[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    HuffmanTable t;
+    build_huffman(t, lengths, 288, "fixed literal/length", false);
+    return t;
+  }();
+  return table;
+}
+inline const HuffmanTable& fixed_distance_table() {
+  static const HuffmanTable table = [] {
+    std::uint8_t lengths[32];
+    for (auto& length : lengths) length = 5;
+    HuffmanTable t;
+    build_huffman(t, lengths, 32, "fixed distance", false);
+    return t;
+  }();
+  return table;
+}
+
+// A dynamic block (type 2) sends its two codes' lengths first, themselves Huffman coded:
+// HLIT + 257 literal/length and HDIST + 1 distance lengths form one sequence, written
+// with a 19-symbol code-length code: 0..15 a length, 16 repeats the previous length 3..6
+// times, 17 and 18 give runs of 3..10 and 11..138 zeros. The code-length code's own
+// lengths (3 bits each, HCLEN + 4 of them) come first, in the order kCodeLengthOrder.
+inline constexpr std::uint8_t kCodeLengthOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                                      11, 4,  12, 3, 13, 2, 14, 1, 15};
+
+inline void read_dynamic_tables(InflateBitReader& in, HuffmanTable& litlen,
+                                HuffmanTable& distances) {
+  const int nlit = static_cast<int>(in.bits(5)) + 257;
+  const int ndist = static_cast<int>(in.bits(5)) + 1;
+  const int nclen = static_cast<int>(in.bits(4)) + 4;
+  LATENT_CHECK(nlit <= 286 && ndist <= 30, "inflate: dynamic block declares ", nlit,
+               " literal/length and ", ndist, " distance codes (at most 286 and 30)");
+  std::uint8_t code_length_lengths[19] = {};
+  for (int i = 0; i < nclen; ++i) {
+    code_length_lengths[kCodeLengthOrder[i]] = static_cast<std::uint8_t>(in.bits(3));
+  }
+  HuffmanTable code_lengths;
+  build_huffman(code_lengths, code_length_lengths, 19, "code-length", false);
+
+  std::uint8_t lengths[286 + 30] = {};
+  const int total = nlit + ndist;
+  int i = 0;
+  while (i < total) {
+    const int symbol = decode_symbol(in, code_lengths, "code-length");
+    if (symbol < 16) {
+      lengths[i++] = static_cast<std::uint8_t>(symbol);
+      continue;
+    }
+    std::uint8_t value = 0;
+    int repeat = 0;
+    if (symbol == 16) {
+      LATENT_CHECK(i > 0, "inflate: code-length repeat (symbol 16) with no previous length");
+      value = lengths[i - 1];
+      repeat = 3 + static_cast<int>(in.bits(2));
+    } else if (symbol == 17) {
+      repeat = 3 + static_cast<int>(in.bits(3));
+    } else {
+      repeat = 11 + static_cast<int>(in.bits(7));
+    }
+    LATENT_CHECK(repeat <= total - i, "inflate: code-length repeat of ", repeat,
+                 " runs past the ", total, " lengths the block declares");
+    for (int r = 0; r < repeat; ++r) lengths[i++] = value;
+  }
+  LATENT_CHECK(lengths[256] != 0, "inflate: dynamic block has no end-of-block code");
+  build_huffman(litlen, lengths, nlit, "literal/length", true);
+  build_huffman(distances, lengths + nlit, ndist, "distance", true);
+}
+
+// Decodes the DEFLATE stream starting at data[pos], appending to `out`; returns the
+// position of the first byte after it. Each block starts with 3 bits: BFINAL (1 on the
+// last block) and BTYPE (0 stored, 1 fixed code, 2 dynamic code, 3 invalid).
+inline std::size_t inflate_stream(const std::uint8_t* data, std::size_t size, std::size_t pos,
+                                  std::vector<std::uint8_t>& bytes, std::size_t max_output) {
+  InflateBitReader in(data, size, pos);
+  InflateOutput out(bytes, max_output);
+  HuffmanTable litlen, distances;
+  bool last = false;
+  while (!last) {
+    last = in.bits(1) == 1;
+    const std::uint32_t type = in.bits(2);
+    if (type == 0) {
+      // Stored: from the next byte boundary, LEN and its ones' complement NLEN (16 bits
+      // little-endian each), then LEN bytes as they are.
+      ByteReader reader(data, size, "inflate");
+      reader.seek(in.align_to_byte());
+      const std::uint16_t length = reader.u16_le("stored block length");
+      const std::uint16_t complement = reader.u16_le("stored block length complement");
+      LATENT_CHECK(length == static_cast<std::uint16_t>(~complement),
+                   "inflate: stored block length ", length, " does not match its complement ",
+                   complement);
+      out.append(reader.take(length, "stored block data"), length);
+      in.set_byte_position(reader.position());
+    } else if (type == 1) {
+      inflate_block(in, fixed_litlen_table(), fixed_distance_table(), out);
+    } else if (type == 2) {
+      read_dynamic_tables(in, litlen, distances);
+      inflate_block(in, litlen, distances, out);
+    } else {
+      fail("inflate: invalid block type 3 (reserved) at input byte ", in.align_to_byte());
+    }
+  }
+  out.finish();
+  return in.align_to_byte();
+}
+
+}  // namespace detail
+
+inline std::vector<std::uint8_t> inflate_raw(const std::uint8_t* data, std::size_t size,
+                                             std::size_t max_output = kDefaultMaxInflateOutput) {
+  std::vector<std::uint8_t> out;
+  const std::size_t end = detail::inflate_stream(data, size, 0, out, max_output);
+  LATENT_CHECK(end == size, "inflate: ", size - end, " bytes of trailing data after the stream");
+  return out;
+}
+
+// zlib: CMF (method 8 = DEFLATE, window 2^(8 + CINFO) <= 32 KiB), FLG (with CMF * 256 + FLG
+// a multiple of 31, no preset dictionary), the DEFLATE stream, then the Adler-32 of the
+// output, big-endian.
+inline std::vector<std::uint8_t> inflate_zlib(const std::uint8_t* data, std::size_t size,
+                                              std::size_t max_output = kDefaultMaxInflateOutput) {
+  ByteReader reader(data, size, "zlib");
+  const unsigned cmf = reader.u8("header");
+  const unsigned flg = reader.u8("header");
+  LATENT_CHECK((cmf * 256 + flg) % 31 == 0, "zlib: bad header check (", hex_bytes(data, 2),
+               " is not a multiple of 31): not a zlib stream");
+  LATENT_CHECK((cmf & 15) == 8 && (cmf >> 4) <= 7, "zlib: unsupported method ", cmf & 15,
+               " / window ", cmf >> 4, " (need DEFLATE, 8, with a window of at most 32 KiB)");
+  LATENT_CHECK((flg & 0x20) == 0, "zlib: streams with a preset dictionary are not supported");
+  std::vector<std::uint8_t> out;
+  reader.seek(detail::inflate_stream(data, size, reader.position(), out, max_output));
+  const std::uint32_t expected = reader.u32_be("Adler-32 trailer");
+  const std::uint32_t actual = adler32(out.data(), out.size());
+  LATENT_CHECK(actual == expected, "zlib: Adler-32 mismatch: the data sums to ", actual,
+               " but the stream says ", expected, " (corrupt data)");
+  LATENT_CHECK(reader.at_end(), "zlib: ", reader.remaining(),
+               " bytes of trailing data after the stream");
+  return out;
+}
+
+inline bool is_gzip(const std::uint8_t* data, std::size_t size) {
+  return size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+}
+
+// gzip: one or more members, each a header (magic 1f 8b, method 8, flags, time, extra
+// flags, OS, then the optional extra field, file name, comment and header CRC that the
+// flags announce), a DEFLATE stream, and a trailer: the CRC-32 and the size modulo 2^32
+// of the member's output, little-endian. The outputs of all members are concatenated.
+inline std::vector<std::uint8_t> inflate_gzip(const std::uint8_t* data, std::size_t size,
+                                              std::size_t max_output = kDefaultMaxInflateOutput) {
+  enum : unsigned { kHeaderCrc = 2, kExtra = 4, kName = 8, kComment = 16 };
+  ByteReader reader(data, size, "gzip");
+  std::vector<std::uint8_t> out;
+  // The last member's size (the final 4 bytes) is a hint for the output's capacity, only
+  // trusted as far as DEFLATE can expand (at most 1032 times) and the cap allow.
+  if (size >= 18) {
+    ByteReader trailer(data + size - 4, 4, "gzip");
+    const std::size_t hint = trailer.u32_le("size trailer");
+    out.reserve(std::min({hint, max_output, size < max_output / 1032 ? 1032 * size : max_output}));
+  }
+  do {
+    const std::size_t header_start = reader.position();
+    LATENT_CHECK(is_gzip(data + header_start, reader.remaining()), "gzip: bad magic ",
+                 hex_bytes(data + header_start, reader.remaining() < 2 ? reader.remaining() : 2),
+                 " at offset ", header_start, " (expected 0x1f 0x8b): not a gzip stream");
+    reader.skip(2, "magic");
+    const unsigned method = reader.u8("compression method");
+    LATENT_CHECK(method == 8, "gzip: unsupported compression method ", method, " (need 8)");
+    const unsigned flags = reader.u8("flags");
+    LATENT_CHECK((flags & 0xE0) == 0, "gzip: reserved flag bits set (flags ", flags, ")");
+    reader.skip(6, "time, extra flags and OS");
+    if (flags & kExtra) reader.skip(reader.u16_le("extra field length"), "extra field");
+    for (unsigned field : {unsigned(kName), unsigned(kComment)}) {
+      if (flags & field) {
+        while (reader.u8(field == kName ? "file name" : "comment") != 0) {
+        }
+      }
+    }
+    if (flags & kHeaderCrc) {
+      const std::uint32_t expected = crc32(data + header_start, reader.position() - header_start);
+      const std::uint16_t stored = reader.u16_le("header CRC");
+      LATENT_CHECK(stored == (expected & 0xFFFFu), "gzip: header CRC mismatch (", stored,
+                   " stored, ", expected & 0xFFFFu, " computed)");
+    }
+    const std::size_t member_start = out.size();
+    reader.seek(detail::inflate_stream(data, size, reader.position(), out, max_output));
+    const std::uint32_t expected_crc = reader.u32_le("CRC-32 trailer");
+    const std::uint32_t expected_size = reader.u32_le("size trailer");
+    const std::size_t produced = out.size() - member_start;
+    const std::uint32_t actual_crc = crc32(out.data() + member_start, produced);
+    LATENT_CHECK(actual_crc == expected_crc, "gzip: CRC-32 mismatch: the data gives ",
+                 actual_crc, " but the trailer says ", expected_crc, " (corrupt data)");
+    LATENT_CHECK(static_cast<std::uint32_t>(produced) == expected_size, "gzip: size mismatch: ",
+                 produced, " bytes decoded but the trailer says ", expected_size,
+                 " (modulo 2^32)");
+  } while (!reader.at_end());
+  return out;
+}
+
+inline std::vector<std::uint8_t> inflate_raw(const std::vector<std::uint8_t>& data,
+                                             std::size_t max_output = kDefaultMaxInflateOutput) {
+  return inflate_raw(data.data(), data.size(), max_output);
+}
+inline std::vector<std::uint8_t> inflate_zlib(const std::vector<std::uint8_t>& data,
+                                              std::size_t max_output = kDefaultMaxInflateOutput) {
+  return inflate_zlib(data.data(), data.size(), max_output);
+}
+inline std::vector<std::uint8_t> inflate_gzip(const std::vector<std::uint8_t>& data,
+                                              std::size_t max_output = kDefaultMaxInflateOutput) {
+  return inflate_gzip(data.data(), data.size(), max_output);
+}
+
+}  // namespace latent::io
+
+namespace latent::io {
+
+// Writes bits as DEFLATE packs them: from the least significant bit of each byte up.
+class BitWriter {
+ public:
+  void put(std::uint32_t value, int n) {
+    buffer_ |= (std::uint64_t(value) & ((std::uint64_t(1) << n) - 1)) << count_;
+    count_ += n;
+    while (count_ >= 8) {
+      bytes_.push_back(static_cast<std::uint8_t>(buffer_));
+      buffer_ >>= 8;
+      count_ -= 8;
+    }
+  }
+  // A Huffman code goes most significant bit first: put it bit-reversed.
+  void put_code(std::uint32_t code, int length) { put(detail::reverse_bits(code, length), length); }
+  void align_to_byte() {
+    if (count_ > 0) put(0, 8 - count_);
+  }
+  std::size_t bit_count() const { return bytes_.size() * 8 + static_cast<std::size_t>(count_); }
+  // Pads to a byte boundary with zero bits and hands over the bytes.
+  std::vector<std::uint8_t> finish() {
+    align_to_byte();
+    return std::move(bytes_);
+  }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  std::uint64_t buffer_ = 0;
+  int count_ = 0;
+};
+
+namespace detail {
+
+// ---- Huffman codes from symbol frequencies ----
+//
+// Huffman's algorithm gives the prefix code of least total length sum(freq * length):
+// repeatedly merge the two least frequent nodes into one; a symbol's code length is its
+// depth in the final tree. DEFLATE caps code lengths (15 bits, 7 for the code-length
+// code); when the tree is deeper, the frequencies are flattened (halved, staying >= 1) and
+// the tree is built again, which shortens the rare deep codes at a small cost. A complete
+// code needs two symbols, so a lone symbol gets a partner that is never used.
+inline std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
+                                                 int max_length) {
+  const int n = static_cast<int>(freq.size());
+  int used = 0;
+  for (std::uint32_t f : freq) used += f > 0;
+  for (int s = 0; s < n && used < 2; ++s) {
+    if (freq[s] == 0) {
+      freq[s] = 1;
+      ++used;
+    }
+  }
+  std::vector<std::uint8_t> lengths(freq.size(), 0);
+  for (;;) {
+    // Nodes 0..n-1 are the symbols, later ones the merged pairs; ties go to the lower id,
+    // so the result is deterministic.
+    using Node = std::pair<std::uint64_t, int>;  // (weight, id)
+    std::priority_queue<Node, std::vector<Node>, std::greater<Node>> queue;
+    std::vector<int> parent(static_cast<std::size_t>(2 * n), -1);
+    for (int s = 0; s < n; ++s) {
+      if (freq[s] > 0) queue.push({freq[s], s});
+    }
+    int next_id = n;
+    while (queue.size() > 1) {
+      const Node a = queue.top();
+      queue.pop();
+      const Node b = queue.top();
+      queue.pop();
+      parent[a.second] = parent[b.second] = next_id;
+      queue.push({a.first + b.first, next_id++});
+    }
+    // A parent always has a higher id than its children: walk ids downwards from the root.
+    std::vector<int> depth(static_cast<std::size_t>(next_id), 0);
+    int deepest = 0;
+    for (int id = next_id - 2; id >= 0; --id) {
+      if (parent[id] < 0) continue;
+      depth[id] = depth[parent[id]] + 1;
+      if (id < n) deepest = std::max(deepest, depth[id]);
+    }
+    if (deepest <= max_length) {
+      for (int s = 0; s < n; ++s) lengths[s] = static_cast<std::uint8_t>(freq[s] ? depth[s] : 0);
+      return lengths;
+    }
+    for (auto& f : freq) f = f == 0 ? 0 : (f + 1) / 2;
+  }
+}
+
+// A code ready to write: each symbol's length, and its canonical code (see inflate.hpp:
+// codes of one length are consecutive in symbol order) stored bit-reversed, as it is sent.
+struct CodeTable {
+  std::vector<std::uint8_t> lengths;
+  std::vector<std::uint32_t> codes;
+};
+
+inline CodeTable canonical_code(std::vector<std::uint8_t> lengths) {
+  std::array<std::uint32_t, 17> count{}, next{};
+  for (std::uint8_t length : lengths) ++count[length];
+  count[0] = 0;
+  for (int length = 1; length <= 16; ++length) {
+    next[length] = (next[length - 1] + count[length - 1]) << 1;
+  }
+  CodeTable table;
+  table.codes.resize(lengths.size(), 0);
+  for (std::size_t s = 0; s < lengths.size(); ++s) {
+    if (lengths[s] != 0) table.codes[s] = reverse_bits(next[lengths[s]]++, lengths[s]);
+  }
+  table.lengths = std::move(lengths);
+  return table;
+}
+
+inline const CodeTable& fixed_litlen_code() {
+  static const CodeTable table = [] {
+    std::vector<std::uint8_t> lengths(288);
+    for (int s = 0; s < 288; ++s) lengths[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    return canonical_code(lengths);
+  }();
+  return table;
+}
+inline const CodeTable& fixed_distance_code() {
+  static const CodeTable table = canonical_code(std::vector<std::uint8_t>(30, 5));
+  return table;
+}
+
+// ---- LZ77 tokens ----
+
+// A literal byte (length 0, value = the byte) or a match (length 3..258, value = distance).
+struct Token {
+  std::uint16_t length;
+  std::uint16_t value;
+};
+
+// Index of the length or distance code: the last base not above the value.
+inline int length_index(int length) {
+  return static_cast<int>(std::upper_bound(kLengthBase, kLengthBase + 29, length) - kLengthBase) - 1;
+}
+inline int distance_index(int distance) {
+  return static_cast<int>(std::upper_bound(kDistanceBase, kDistanceBase + 30, distance) -
+                          kDistanceBase) - 1;
+}
+
+inline constexpr std::size_t kWindowSize = 32768;  // the farthest a match may reach back
+inline constexpr std::size_t kMinMatch = 3;
+inline constexpr std::size_t kMaxMatch = 258;
+
+struct Match {
+  std::size_t length = 0;
+  std::size_t distance = 0;
+};
+
+// Finds earlier occurrences of the next 3 bytes through hash chains: head[h] is the latest
+// position whose 3 bytes hash to h, prev[p % window] the one before p with the same hash.
+// Following a chain visits candidates from nearest to farthest; we stop after `max_chain`
+// of them, at the edge of the window, or at a match of `nice_length` bytes.
+class MatchFinder {
+ public:
+  MatchFinder(const std::uint8_t* data, std::size_t size, int max_chain, std::size_t nice_length)
+      : data_(data), size_(size), max_chain_(max_chain), nice_length_(nice_length),
+        head_(std::size_t(1) << kHashBits, kNone), prev_(kWindowSize, kNone) {}
+
+  // The longest match for the bytes at pos (length 0 if none), then records pos.
+  Match find_and_insert(std::size_t pos) {
+    if (pos + kMinMatch > size_) return {};
+    const std::size_t max_length = std::min(kMaxMatch, size_ - pos);
+    const std::uint8_t* here = data_ + pos;
+    Match best;
+    std::size_t candidate = head_[hash(pos)];
+    for (int chain = max_chain_; chain > 0 && candidate != kNone && pos - candidate <= kWindowSize;
+         --chain) {
+      const std::uint8_t* there = data_ + candidate;
+      if (there[best.length] == here[best.length]) {  // could beat the best: compare fully
+        std::size_t length = 0;
+        while (length < max_length && there[length] == here[length]) ++length;
+        if (length > best.length) {
+          best = {length, pos - candidate};
+          if (length >= nice_length_ || length == max_length) break;
+        }
+      }
+      candidate = prev_[candidate % kWindowSize];
+    }
+    insert(pos);
+    // Three bytes far back cost more bits than three literals.
+    if (best.length < kMinMatch || (best.length == kMinMatch && best.distance > 4096)) return {};
+    return best;
+  }
+
+  void insert(std::size_t pos) {
+    if (pos + kMinMatch > size_) return;
+    const std::size_t h = hash(pos);
+    prev_[pos % kWindowSize] = head_[h];
+    head_[h] = pos;
+  }
+
+ private:
+  static constexpr int kHashBits = 15;
+  static constexpr std::size_t kNone = ~std::size_t(0);
+
+  std::size_t hash(std::size_t pos) const {
+    const std::uint32_t bytes = std::uint32_t(data_[pos]) << 16 |
+                                std::uint32_t(data_[pos + 1]) << 8 | data_[pos + 2];
+    return (bytes * 2654435761u) >> (32 - kHashBits);
+  }
+
+  const std::uint8_t* data_;
+  std::size_t size_;
+  int max_chain_;
+  std::size_t nice_length_;
+  std::vector<std::size_t> head_, prev_;
+};
+
+// ---- Blocks ----
+
+// Code lengths of one dynamic block's header, run-length coded with the code-length
+// alphabet: 0..15 a length, 16 = repeat the previous one 3..6 times (2 extra bits), 17 =
+// 3..10 zeros (3 extra bits), 18 = 11..138 zeros (7 extra bits).
+struct CodeLengthSymbol {
+  std::uint8_t symbol;
+  std::uint8_t extra;
+};
+
+inline std::vector<CodeLengthSymbol> run_length_code(const std::vector<std::uint8_t>& lengths) {
+  std::vector<CodeLengthSymbol> out;
+  std::size_t i = 0;
+  while (i < lengths.size()) {
+    const std::uint8_t value = lengths[i];
+    std::size_t run = 1;
+    while (i + run < lengths.size() && lengths[i + run] == value) ++run;
+    i += run;
+    if (value == 0) {
+      for (; run >= 11; run -= std::min<std::size_t>(run, 138)) {
+        out.push_back({18, static_cast<std::uint8_t>(std::min<std::size_t>(run, 138) - 11)});
+      }
+      if (run >= 3) {
+        out.push_back({17, static_cast<std::uint8_t>(run - 3)});
+        run = 0;
+      }
+    } else {
+      out.push_back({value, 0});
+      --run;
+      for (; run >= 3; run -= std::min<std::size_t>(run, 6)) {
+        out.push_back({16, static_cast<std::uint8_t>(std::min<std::size_t>(run, 6) - 3)});
+      }
+    }
+    for (; run > 0; --run) out.push_back({value, 0});
+  }
+  return out;
+}
+
+inline constexpr int kCodeLengthExtraBits[19] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                 0, 0, 0, 0, 0, 0, 2, 3, 7};
+
+inline void write_tokens(BitWriter& out, const std::vector<Token>& tokens, const CodeTable& litlen,
+                         const CodeTable& distances) {
+  for (const Token& token : tokens) {
+    if (token.length == 0) {
+      out.put(litlen.codes[token.value], litlen.lengths[token.value]);
+      continue;
+    }
+    const int l = length_index(token.length);
+    out.put(litlen.codes[257 + l], litlen.lengths[257 + l]);
+    out.put(token.length - kLengthBase[l], kLengthExtra[l]);
+    const int d = distance_index(token.value);
+    out.put(distances.codes[d], distances.lengths[d]);
+    out.put(token.value - kDistanceBase[d], kDistanceExtra[d]);
+  }
+  out.put(litlen.codes[256], litlen.lengths[256]);
+}
+
+inline std::size_t coded_bits(const std::vector<std::uint32_t>& freq,
+                              const std::vector<std::uint8_t>& lengths) {
+  std::size_t bits = 0;
+  for (std::size_t s = 0; s < freq.size(); ++s) bits += std::size_t(freq[s]) * lengths[s];
+  return bits;
+}
+
+inline void write_stored(BitWriter& out, const std::uint8_t* raw, std::size_t size, bool last) {
+  std::size_t done = 0;
+  do {
+    const std::size_t chunk = std::min<std::size_t>(size - done, 65535);
+    out.put(last && done + chunk == size ? 1 : 0, 1);
+    out.put(0, 2);
+    out.align_to_byte();
+    out.put(static_cast<std::uint32_t>(chunk), 16);
+    out.put(static_cast<std::uint32_t>(~chunk & 0xFFFFu), 16);
+    for (std::size_t i = 0; i < chunk; ++i) out.put(raw[done + i], 8);
+    done += chunk;
+  } while (done < size);
+}
+
+// Writes the tokens of raw[0, raw_size) as one block in the cheapest of the three forms.
+inline void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
+                        std::size_t raw_size, bool last) {
+  std::vector<std::uint32_t> litlen_freq(286, 0), distance_freq(30, 0);
+  std::size_t extra_bits = 0;
+  for (const Token& token : tokens) {
+    if (token.length == 0) {
+      ++litlen_freq[token.value];
+      continue;
+    }
+    const int l = length_index(token.length), d = distance_index(token.value);
+    ++litlen_freq[257 + l];
+    ++distance_freq[d];
+    extra_bits += std::size_t(kLengthExtra[l]) + kDistanceExtra[d];
+  }
+  litlen_freq[256] = 1;
+
+  // Dynamic: both codes' lengths, trimmed of trailing zeros, then run-length coded.
+  const CodeTable litlen = canonical_code(huffman_lengths(litlen_freq, 15));
+  const CodeTable distances = canonical_code(huffman_lengths(distance_freq, 15));
+  std::size_t nlit = 286, ndist = 30;
+  while (nlit > 257 && litlen.lengths[nlit - 1] == 0) --nlit;
+  while (ndist > 1 && distances.lengths[ndist - 1] == 0) --ndist;
+  std::vector<std::uint8_t> all_lengths(litlen.lengths.begin(), litlen.lengths.begin() + nlit);
+  all_lengths.insert(all_lengths.end(), distances.lengths.begin(),
+                     distances.lengths.begin() + ndist);
+  const std::vector<CodeLengthSymbol> header = run_length_code(all_lengths);
+  std::vector<std::uint32_t> header_freq(19, 0);
+  for (const auto& item : header) ++header_freq[item.symbol];
+  const CodeTable header_code = canonical_code(huffman_lengths(header_freq, 7));
+  std::size_t nclen = 19;
+  while (nclen > 4 && header_code.lengths[kCodeLengthOrder[nclen - 1]] == 0) --nclen;
+
+  std::size_t header_bits = 3 + 5 + 5 + 4 + 3 * nclen;
+  for (const auto& item : header) {
+    header_bits += header_code.lengths[item.symbol] + kCodeLengthExtraBits[item.symbol];
+  }
+  const std::size_t dynamic_bits = header_bits + coded_bits(litlen_freq, litlen.lengths) +
+                                   coded_bits(distance_freq, distances.lengths) + extra_bits;
+  const std::size_t fixed_bits =
+      3 + coded_bits(litlen_freq, fixed_litlen_code().lengths) +
+      coded_bits(distance_freq, fixed_distance_code().lengths) + extra_bits;
+  const std::size_t stored_bits = (raw_size / 65535 + 1) * (3 + 7 + 32) + 8 * raw_size;
+
+  if (stored_bits <= fixed_bits && stored_bits <= dynamic_bits) {
+    write_stored(out, raw, raw_size, last);
+  } else if (fixed_bits <= dynamic_bits) {
+    out.put(last ? 1 : 0, 1);
+    out.put(1, 2);
+    write_tokens(out, tokens, fixed_litlen_code(), fixed_distance_code());
+  } else {
+    out.put(last ? 1 : 0, 1);
+    out.put(2, 2);
+    out.put(static_cast<std::uint32_t>(nlit - 257), 5);
+    out.put(static_cast<std::uint32_t>(ndist - 1), 5);
+    out.put(static_cast<std::uint32_t>(nclen - 4), 4);
+    for (std::size_t i = 0; i < nclen; ++i) out.put(header_code.lengths[kCodeLengthOrder[i]], 3);
+    for (const auto& item : header) {
+      out.put(header_code.codes[item.symbol], header_code.lengths[item.symbol]);
+      out.put(item.extra, kCodeLengthExtraBits[item.symbol]);
+    }
+    write_tokens(out, tokens, litlen, distances);
+  }
+}
+
+// How hard each level searches: candidates per chain, the match length that ends the
+// search, and lazy matching (before taking a match at p, see whether p + 1 has a longer
+// one; if so emit the byte at p as a literal and take that one instead).
+struct DeflateEffort {
+  int max_chain;
+  std::size_t nice_length;
+  bool lazy;
+};
+
+inline DeflateEffort deflate_effort(int level) {
+  static constexpr DeflateEffort kEfforts[10] = {
+      {0, 0, false},     {4, 8, false},     {8, 16, false},   {16, 32, false},
+      {16, 32, true},    {32, 64, true},    {128, 128, true}, {256, 192, true},
+      {1024, 258, true}, {4096, 258, true}};
+  return kEfforts[level];
+}
+
+inline constexpr std::size_t kTokensPerBlock = 16384;
+
+inline std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
+                                                int level) {
+  LATENT_CHECK(level >= 0 && level <= 9, "deflate: level must be 0..9, got ", level);
+  BitWriter out;
+  if (level == 0) {
+    write_stored(out, data, size, true);
+    return out.finish();
+  }
+  const DeflateEffort effort = deflate_effort(level);
+  MatchFinder finder(data, size, effort.max_chain, effort.nice_length);
+  std::vector<Token> tokens;
+  tokens.reserve(kTokensPerBlock);
+  auto literal = [&](std::size_t pos) { tokens.push_back({0, data[pos]}); };
+  auto match = [&](const Match& m) {
+    tokens.push_back({static_cast<std::uint16_t>(m.length), static_cast<std::uint16_t>(m.distance)});
+  };
+
+  std::size_t block_start = 0;
+  std::size_t i = 0;
+  Match current = finder.find_and_insert(0);
+  while (i < size) {
+    if (tokens.size() >= kTokensPerBlock) {  // the tokens so far cover [block_start, i)
+      write_block(out, tokens, data + block_start, i - block_start, false);
+      tokens.clear();
+      block_start = i;
+    }
+    if (current.length == 0) {
+      literal(i);
+      ++i;
+    } else if (effort.lazy && current.length < effort.nice_length) {
+      const Match next = finder.find_and_insert(i + 1);
+      if (next.length > current.length) {
+        literal(i);
+        ++i;
+        current = next;
+        continue;
+      }
+      match(current);
+      for (std::size_t p = i + 2; p < i + current.length; ++p) finder.insert(p);
+      i += current.length;
+    } else {
+      match(current);
+      for (std::size_t p = i + 1; p < i + current.length; ++p) finder.insert(p);
+      i += current.length;
+    }
+    if (i < size) current = finder.find_and_insert(i);
+  }
+  write_block(out, tokens, data + block_start, size - block_start, true);
+  return out.finish();
+}
+
+}  // namespace detail
+
+inline std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
+                                             int level = 6) {
+  return detail::deflate_stream(data, size, level);
+}
+
+// zlib: header 0x78 (DEFLATE, 32 KiB window) and a flag byte (the level class, with check
+// bits making the pair a multiple of 31), the stream, and the Adler-32 big-endian.
+inline std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
+                                              int level = 6) {
+  const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
+  const unsigned level_class = level <= 1 ? 0 : level <= 5 ? 1 : level == 6 ? 2 : 3;
+  const unsigned cmf = 0x78;
+  unsigned flg = level_class << 6;
+  flg += (31 - (cmf * 256 + flg) % 31) % 31;
+  ByteWriter out;
+  out.u8(static_cast<std::uint8_t>(cmf));
+  out.u8(static_cast<std::uint8_t>(flg));
+  out.bytes(body.data(), body.size());
+  out.u32_be(adler32(data, size));
+  return out.release();
+}
+
+// gzip: a 10-byte header (magic, method 8, no flags, no time, extra flags 2 = slowest
+// or 4 = fastest, OS 255 = unknown), the stream, CRC-32 and size modulo 2^32.
+inline std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
+                                              int level = 6) {
+  const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
+  ByteWriter out;
+  for (std::uint8_t byte : {0x1f, 0x8b, 8, 0, 0, 0, 0, 0}) out.u8(byte);
+  out.u8(level == 9 ? 2 : level == 1 ? 4 : 0);
+  out.u8(255);
+  out.bytes(body.data(), body.size());
+  out.u32_le(crc32(data, size));
+  out.u32_le(static_cast<std::uint32_t>(size));
+  return out.release();
+}
+
+inline std::vector<std::uint8_t> deflate_raw(const std::vector<std::uint8_t>& data, int level = 6) {
+  return deflate_raw(data.data(), data.size(), level);
+}
+inline std::vector<std::uint8_t> deflate_zlib(const std::vector<std::uint8_t>& data, int level = 6) {
+  return deflate_zlib(data.data(), data.size(), level);
+}
+inline std::vector<std::uint8_t> deflate_gzip(const std::vector<std::uint8_t>& data, int level = 6) {
+  return deflate_gzip(data.data(), data.size(), level);
+}
+
+}  // namespace latent::io
+// ---- latent/io/file.hpp ----
+// Whole files in and out.
+//
+//   std::vector<std::uint8_t> read_file(path)        the bytes of a file
+//   void write_file_atomic(path, data, size)         replaces a file all at once
+//
+// Errors name the path and the system's reason ("read_file: cannot open 'x.idx': No such
+// file or directory"). write_file_atomic writes to a temporary file in the same folder,
+// flushes it to the disk (fsync), and renames it over the target: after a crash the target
+// holds either its old content or the new one, never part of a file. (On systems without
+// POSIX, the rename is done as remove + rename, which is not atomic.)
+
+#include <cerrno>
+#include <chrono>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+namespace latent::io {
+
+inline std::vector<std::uint8_t> read_file(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  LATENT_CHECK(file != nullptr, "read_file: cannot open '", path, "': ", std::strerror(errno));
+  std::vector<std::uint8_t> bytes;
+  if (std::fseek(file, 0, SEEK_END) == 0) {  // the size, when the file has one, saves regrowing
+    const long end = std::ftell(file);
+    if (end > 0) bytes.reserve(static_cast<std::size_t>(end));
+    std::rewind(file);
+  }
+  std::vector<std::uint8_t> chunk(std::size_t(1) << 16);
+  std::size_t got = 0;
+  while ((got = std::fread(chunk.data(), 1, chunk.size(), file)) > 0) {
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+  }
+  const bool failed = std::ferror(file) != 0;
+  const int error = errno;
+  std::fclose(file);
+  LATENT_CHECK(!failed, "read_file: error reading '", path, "': ", std::strerror(error));
+  return bytes;
+}
+
+namespace detail {
+// A name for the temporary file that another process or thread is unlikely to pick too.
+inline std::string temporary_name(const std::string& path) {
+  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::string name = path + ".tmp";
+#if defined(__unix__) || defined(__APPLE__)
+  name += "." + std::to_string(static_cast<long>(::getpid()));
+#endif
+  return name + "." + std::to_string(static_cast<long long>(ticks));
+}
+
+// The folder holding `path`, for fsync after a rename ("." for a bare file name).
+inline std::string parent_folder(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+}  // namespace detail
+
+inline void write_file_atomic(const std::string& path, const std::uint8_t* data, std::size_t size) {
+  const std::string temporary = detail::temporary_name(path);
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  LATENT_CHECK(file != nullptr, "write_file_atomic: cannot create '", temporary, "' (for '",
+               path, "'): ", std::strerror(errno));
+  bool ok = size == 0 || std::fwrite(data, 1, size, file) == size;
+  ok = ok && std::fflush(file) == 0;
+#if defined(__unix__) || defined(__APPLE__)
+  ok = ok && ::fsync(::fileno(file)) == 0;
+#endif
+  int error = errno;
+  if (std::fclose(file) != 0 && ok) {
+    ok = false;
+    error = errno;
+  }
+  if (!ok) {
+    std::remove(temporary.c_str());
+    fail("write_file_atomic: cannot write '", temporary, "' (for '", path, "'): ",
+         std::strerror(error));
+  }
+#if !(defined(__unix__) || defined(__APPLE__))
+  std::remove(path.c_str());  // rename does not replace an existing file here
+#endif
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = errno;
+    std::remove(temporary.c_str());
+    fail("write_file_atomic: cannot rename '", temporary, "' to '", path, "': ",
+         std::strerror(error));
+  }
+#if defined(__unix__) || defined(__APPLE__)
+  // Make the rename itself durable; best effort, as not every file system allows it.
+  const int folder = ::open(detail::parent_folder(path).c_str(), O_RDONLY);
+  if (folder >= 0) {
+    (void)::fsync(folder);
+    ::close(folder);
+  }
+#endif
+}
+
+inline void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+inline void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+}
+
+}  // namespace latent::io
+// ---- latent/io/idx.hpp ----
+// IDX: the file format of MNIST and Fashion-MNIST, plain or gzipped.
+//
+//   IdxData parse_idx(bytes, size, name)   from memory (gzip detected by its magic); also
+//   IdxData parse_idx(vector, name)         from a vector, taking it over
+//   IdxData read_idx(path)                 from a file
+//
+// An IDX file is: two zero bytes, a type code, the number of dimensions N, then N sizes
+// (32-bit big-endian), then the elements in row-major order, each big-endian. Type codes:
+// 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
+// The data must be exactly as long as the sizes say; anything else is an error naming the
+// file and the numbers. IdxData::data holds the elements in the host's byte order, ready
+// to be copied into a tensor of the matching type.
+
+namespace latent::io {
+
+enum class IdxType : std::uint8_t {
+  UInt8 = 0x08,
+  Int8 = 0x09,
+  Int16 = 0x0B,
+  Int32 = 0x0C,
+  Float32 = 0x0D,
+  Float64 = 0x0E,
+};
+
+// Bytes per element, or 0 for a code that is not an IDX type.
+inline std::size_t idx_element_size(IdxType type) {
+  switch (type) {
+    case IdxType::UInt8: case IdxType::Int8: return 1;
+    case IdxType::Int16: return 2;
+    case IdxType::Int32: case IdxType::Float32: return 4;
+    case IdxType::Float64: return 8;
+  }
+  return 0;
+}
+
+inline const char* idx_type_name(IdxType type) {
+  switch (type) {
+    case IdxType::UInt8: return "uint8";
+    case IdxType::Int8: return "int8";
+    case IdxType::Int16: return "int16";
+    case IdxType::Int32: return "int32";
+    case IdxType::Float32: return "float32";
+    case IdxType::Float64: return "float64";
+  }
+  return "unknown";
+}
+
+struct IdxData {
+  IdxType type = IdxType::UInt8;
+  std::vector<std::size_t> dims;
+  std::vector<std::uint8_t> data;  // dims' product elements, host byte order
+
+  std::size_t numel() const {
+    std::size_t n = 1;
+    for (std::size_t d : dims) n *= d;
+    return n;
+  }
+};
+
+namespace detail {
+inline bool host_is_little_endian() {
+  const std::uint16_t probe = 1;
+  std::uint8_t first = 0;
+  std::memcpy(&first, &probe, 1);
+  return first == 1;
+}
+}  // namespace detail
+
+namespace detail {
+// Checks the header against the buffer's length, then turns the buffer into the data:
+// the header is cut off and the elements are put in host byte order, in place.
+inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
+  const std::string op = "idx: " + name;
+  ByteReader reader(buffer.data(), buffer.size(), op);
+  const std::uint8_t* magic = reader.take(4, "magic number");
+  LATENT_CHECK(magic[0] == 0 && magic[1] == 0, op, ": bad magic ", hex_bytes(magic, 4),
+               " (an IDX file starts with two zero bytes)");
+  IdxData result;
+  result.type = static_cast<IdxType>(magic[2]);
+  const std::size_t element_size = idx_element_size(result.type);
+  LATENT_CHECK(element_size != 0, op, ": unknown element type code ", hex_bytes(magic + 2, 1),
+               " (known: 0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32, "
+               "0x0e float64)");
+  const std::size_t rank = magic[3];
+  LATENT_CHECK(rank >= 1, op, ": the header declares no dimensions");
+
+  std::size_t count = 1;
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::size_t dim = reader.u32_be("a dimension");
+    result.dims.push_back(dim);
+    count = checked_mul(count, dim, op.c_str());
+  }
+  const std::size_t data_size = checked_mul(count, element_size, op.c_str());
+  std::string shape;
+  for (std::size_t i = 0; i < rank; ++i) shape += (i ? " x " : "") + std::to_string(result.dims[i]);
+  LATENT_CHECK(data_size == reader.remaining(), op, ": the header says ", shape, " ",
+               idx_type_name(result.type), " = ", data_size, " bytes of data, but ",
+               reader.remaining(), " bytes follow the ", reader.position(), "-byte header");
+
+  buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(reader.position()));
+  if (element_size > 1 && host_is_little_endian()) {
+    for (std::size_t start = 0; start < data_size; start += element_size) {
+      std::uint8_t* element = buffer.data() + start;
+      for (std::size_t i = 0; i < element_size / 2; ++i) {
+        std::swap(element[i], element[element_size - 1 - i]);
+      }
+    }
+  }
+  result.data = std::move(buffer);
+  return result;
+}
+}  // namespace detail
+
+// `name` (a path, say) goes into error messages. A gzipped input is inflated first, to at
+// most `max_bytes`.
+inline IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
+                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+  if (is_gzip(bytes.data(), bytes.size())) {
+    return detail::idx_from_buffer(inflate_gzip(bytes, max_bytes), name + " (gunzipped)");
+  }
+  return detail::idx_from_buffer(std::move(bytes), name);
+}
+
+inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
+                         const std::string& name = "<memory>",
+                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+  if (is_gzip(bytes, size)) {
+    return detail::idx_from_buffer(inflate_gzip(bytes, size, max_bytes), name + " (gunzipped)");
+  }
+  return detail::idx_from_buffer(std::vector<std::uint8_t>(bytes, bytes + size), name);
+}
+
+inline IdxData read_idx(const std::string& path,
+                        std::size_t max_bytes = kDefaultMaxInflateOutput) {
+  return parse_idx(read_file(path), path, max_bytes);
+}
+
+}  // namespace latent::io
+// ---- latent/io/image.hpp ----
+// Pictures from tensors: a grid of images (as torchvision's make_grid + save_image), a
+// single image, scatter plots of 2-D points and heat maps, all written as PNG.
+//
+// Values are mapped linearly from [low, high] to 0..255 and clamped, so a model's
+// output in [-1, 1] is saved with low = -1, high = 1.
+
+// ---- latent/io/png.hpp ----
+// PNG writer: 8-bit pictures (grey, grey + alpha, RGB, RGBA) from a buffer of
+// height x width x channels bytes (rows top to bottom, channels interleaved), for the
+// samples that the examples draw.
+//
+//   std::vector<std::uint8_t> encode_png(pixels, height, width, channels, level)
+//   void write_png(path, pixels, height, width, channels, level)      atomic write
+//
+// A PNG file is an 8-byte signature and a sequence of chunks, each: the length of its data
+// (4 bytes, big-endian), a 4-letter type, the data, and the CRC-32 of type and data. We
+// write IHDR (width, height, bit depth 8, colour type, compression 0, filter 0, no
+// interlace), IDAT chunks that together hold one zlib stream of the filtered rows, and
+// IEND.
+
+namespace latent::io {
+
+namespace detail {
+
+// Filtering: each row is stored as a filter-type byte and the differences of its bytes
+// from their neighbours, which compress better than the bytes themselves. With x the byte,
+// a the same channel one pixel left, b the byte above, c the one above-left (0 outside
+// the picture), all modulo 256:
+//   0 None: x   1 Sub: x - a   2 Up: x - b   3 Average: x - floor((a + b) / 2)
+//   4 Paeth: x - paeth(a, b, c), where paeth is whichever of a, b, c is nearest to
+//     a + b - c (ties prefer a, then b).
+// For each row we keep the filter whose output has the least sum of |byte as signed|,
+// the heuristic the PNG specification suggests.
+inline int paeth_predictor(int a, int b, int c) {
+  const int p = a + b - c;
+  const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  if (pa <= pb && pa <= pc) return a;
+  return pb <= pc ? b : c;
+}
+
+inline void filter_row(int type, const std::uint8_t* row, const std::uint8_t* above,
+                       std::size_t length, std::size_t pixel_bytes, std::uint8_t* out) {
+  for (std::size_t i = 0; i < length; ++i) {
+    const int a = i >= pixel_bytes ? row[i - pixel_bytes] : 0;
+    const int b = above[i];
+    const int c = i >= pixel_bytes ? above[i - pixel_bytes] : 0;
+    int prediction = 0;
+    switch (type) {
+      case 1: prediction = a; break;
+      case 2: prediction = b; break;
+      case 3: prediction = (a + b) / 2; break;
+      case 4: prediction = paeth_predictor(a, b, c); break;
+      default: break;
+    }
+    out[i] = static_cast<std::uint8_t>(row[i] - prediction);
+  }
+}
+
+inline std::size_t filter_cost(const std::uint8_t* bytes, std::size_t length) {
+  std::size_t cost = 0;
+  for (std::size_t i = 0; i < length; ++i) cost += bytes[i] < 128 ? bytes[i] : 256 - bytes[i];
+  return cost;
+}
+
+inline void write_png_chunk(ByteWriter& out, const char* type, const std::uint8_t* data,
+                            std::size_t size) {
+  out.u32_be(static_cast<std::uint32_t>(size));
+  const std::size_t type_start = out.size();
+  out.bytes(reinterpret_cast<const std::uint8_t*>(type), 4);
+  out.bytes(data, size);
+  out.u32_be(crc32(out.buffer().data() + type_start, 4 + size));
+}
+
+inline constexpr std::size_t kIdatChunkSize = 65536;
+
+}  // namespace detail
+
+inline std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
+                                            std::size_t width, std::size_t channels,
+                                            int level = 6) {
+  constexpr std::size_t kMaxSide = 0x7FFFFFFF;  // PNG's limit, 2^31 - 1
+  LATENT_CHECK(channels >= 1 && channels <= 4, "encode_png: channels must be 1 (grey), ",
+               "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ", channels);
+  LATENT_CHECK(height >= 1 && width >= 1 && height <= kMaxSide && width <= kMaxSide,
+               "encode_png: size ", height, " x ", width, " must be 1 .. 2^31-1 on each side");
+  const std::size_t row_bytes = checked_mul(width, channels, "encode_png");
+  const std::size_t filtered_size =
+      checked_mul(checked_add(row_bytes, 1, "encode_png"), height, "encode_png");
+
+  std::vector<std::uint8_t> filtered(filtered_size);
+  std::vector<std::uint8_t> zero_row(row_bytes, 0), candidate(row_bytes);
+  for (std::size_t y = 0; y < height; ++y) {
+    const std::uint8_t* row = pixels + y * row_bytes;
+    const std::uint8_t* above = y > 0 ? row - row_bytes : zero_row.data();
+    std::uint8_t* out = filtered.data() + y * (row_bytes + 1);
+    std::size_t best_cost = 0;
+    for (int type = 0; type <= 4; ++type) {
+      detail::filter_row(type, row, above, row_bytes, channels, candidate.data());
+      const std::size_t cost = detail::filter_cost(candidate.data(), row_bytes);
+      if (type == 0 || cost < best_cost) {
+        best_cost = cost;
+        out[0] = static_cast<std::uint8_t>(type);
+        std::copy(candidate.begin(), candidate.end(), out + 1);
+      }
+    }
+  }
+  const std::vector<std::uint8_t> compressed = deflate_zlib(filtered.data(), filtered.size(), level);
+
+  static constexpr std::uint8_t kColourType[5] = {0, 0, 4, 2, 6};  // by channel count
+  ByteWriter header;
+  header.u32_be(static_cast<std::uint32_t>(width));
+  header.u32_be(static_cast<std::uint32_t>(height));
+  for (std::uint8_t byte : {std::uint8_t(8), kColourType[channels], std::uint8_t(0),
+                            std::uint8_t(0), std::uint8_t(0)}) {
+    header.u8(byte);
+  }
+
+  ByteWriter png;
+  static constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  png.bytes(kSignature, 8);
+  detail::write_png_chunk(png, "IHDR", header.buffer().data(), header.size());
+  for (std::size_t start = 0; start < compressed.size(); start += detail::kIdatChunkSize) {
+    const std::size_t n = std::min(detail::kIdatChunkSize, compressed.size() - start);
+    detail::write_png_chunk(png, "IDAT", compressed.data() + start, n);
+  }
+  detail::write_png_chunk(png, "IEND", nullptr, 0);
+  return png.release();
+}
+
+inline void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
+                      std::size_t width, std::size_t channels, int level = 6) {
+  write_file_atomic(path, encode_png(pixels, height, width, channels, level));
+}
+
+}  // namespace latent::io
+
+namespace latent::io {
+
+// An 8-bit picture, row-major, channels interleaved (1 grey, 3 RGB, 4 RGBA).
+struct Image {
+  std::int64_t height = 0, width = 0, channels = 3;
+  std::vector<std::uint8_t> pixels;
+
+  Image() = default;
+  Image(std::int64_t h, std::int64_t w, std::int64_t c, std::uint8_t fill = 0)
+      : height(h), width(w), channels(c), pixels(static_cast<std::size_t>(h * w * c), fill) {}
+  std::uint8_t* at(std::int64_t y, std::int64_t x) { return &pixels[static_cast<std::size_t>((y * width + x) * channels)]; }
+  void save(const std::string& path) const {
+    write_png(path, pixels.data(), static_cast<std::size_t>(height), static_cast<std::size_t>(width),
+              static_cast<std::size_t>(channels));
+  }
+};
+
+namespace detail {
+inline std::uint8_t to_byte(double v, double low, double high) {
+  const double t = (v - low) / (high - low) * 255.0;
+  return static_cast<std::uint8_t>(std::lround(std::min(255.0, std::max(0.0, std::isnan(t) ? 0.0 : t))));
+}
+}  // namespace detail
+
+// Images [N, C, H, W] (C = 1 or 3) tiled `nrow` per row with `padding` pixels between.
+template <class T>
+Image image_grid(const Tensor<T>& images, std::int64_t nrow = 8, std::int64_t padding = 2, double low = 0,
+                 double high = 1, std::uint8_t pad_value = 0) {
+  LATENT_CHECK(images.dim() == 4 && (images.shape()[1] == 1 || images.shape()[1] == 3),
+               "image_grid: expects images [N, C, H, W] with C = 1 or 3, got shape ", images.shape());
+  LATENT_CHECK(nrow > 0 && padding >= 0 && high > low, "image_grid: needs nrow > 0, padding >= 0 and high > low");
+  const Tensor<T> x = latent::detail::contiguous_copy(images);
+  const std::int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
+  const std::int64_t cols = std::min(nrow, std::max<std::int64_t>(n, 1)), rows = (n + cols - 1) / cols;
+  Image img(rows * (h + padding) + padding, cols * (w + padding) + padding, c, pad_value);
+  const T* p = x.data();
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t y0 = padding + (k / cols) * (h + padding), x0 = padding + (k % cols) * (w + padding);
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t y = 0; y < h; ++y)
+        for (std::int64_t xx = 0; xx < w; ++xx)
+          img.at(y0 + y, x0 + xx)[ch] = detail::to_byte(double(p[((k * c + ch) * h + y) * w + xx]), low, high);
+  }
+  return img;
+}
+
+// Saves images [N, C, H, W] as a grid, or one image [C, H, W] / [H, W], as PNG.
+template <class T>
+void save_image(const std::string& path, const Tensor<T>& images, std::int64_t nrow = 8, double low = 0,
+                double high = 1) {
+  if (images.dim() == 2) return save_image(path, images.unsqueeze(0).unsqueeze(0), 1, low, high);
+  if (images.dim() == 3) return image_grid(images.unsqueeze(0), 1, 0, low, high).save(path);
+  image_grid(images, nrow, 2, low, high).save(path);
+}
+
+// Ten distinct colours (the tab10 palette) for classes and series.
+inline std::array<std::uint8_t, 3> palette(std::int64_t i) {
+  static const std::uint8_t colours[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+                                              {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                                              {188, 189, 34},  {23, 190, 207}};
+  const auto& c = colours[((i % 10) + 10) % 10];
+  return {c[0], c[1], c[2]};
+}
+
+// A sequential colour map from dark blue through green to yellow (viridis-like), t in [0, 1].
+inline std::array<std::uint8_t, 3> colour_map(double t) {
+  static const double stops[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  t = std::min(1.0, std::max(0.0, std::isnan(t) ? 0.0 : t)) * 4;
+  const int i = std::min(3, static_cast<int>(t));
+  const double f = t - i;
+  std::array<std::uint8_t, 3> c{};
+  for (int k = 0; k < 3; ++k) c[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(std::lround(stops[i][k] * (1 - f) + stops[i + 1][k] * f));
+  return c;
+}
+
+// Points [n, 2] drawn as dots on a white square picture spanning [lo, hi] in both axes,
+// coloured by label (palette) or all in the first colour; light grey axes through 0.
+template <class T>
+Image scatter_plot(const Tensor<T>& points, double lo, double hi, std::int64_t size = 400,
+                   const Tensor<std::int64_t>& labels = Tensor<std::int64_t>(), std::int64_t radius = 1) {
+  LATENT_CHECK(points.dim() == 2 && points.shape()[1] == 2, "scatter_plot: expects points [n, 2], got ", points.shape());
+  LATENT_CHECK(hi > lo && size > 0, "scatter_plot: needs hi > lo and a positive size");
+  Image img(size, size, 3, 255);
+  auto pixel = [&](double v) { return static_cast<std::int64_t>(std::floor((v - lo) / (hi - lo) * double(size))); };
+  const std::int64_t zero = pixel(0.0);
+  for (std::int64_t i = 0; i < size && zero >= 0 && zero < size; ++i) {
+    for (std::uint8_t* px : {img.at(size - 1 - zero, i), img.at(i, zero)}) px[0] = px[1] = px[2] = 220;
+  }
+  const Tensor<T> p = latent::detail::contiguous_copy(points);
+  for (std::int64_t k = 0; k < p.shape()[0]; ++k) {
+    const std::int64_t cx = pixel(double(p.data()[2 * k])), cy = size - 1 - pixel(double(p.data()[2 * k + 1]));
+    const auto colour = palette(labels.defined() ? labels.data()[k] : 0);
+    for (std::int64_t dy = -radius; dy <= radius; ++dy)
+      for (std::int64_t dx = -radius; dx <= radius; ++dx) {
+        const std::int64_t y = cy + dy, x = cx + dx;
+        if (y < 0 || y >= size || x < 0 || x >= size) continue;
+        std::copy(colour.begin(), colour.end(), img.at(y, x));
+      }
+  }
+  return img;
+}
+
+// A matrix [H, W] drawn with the colour map, each cell `cell` pixels wide; values mapped
+// from [low, high] (default: the matrix's own range).
+template <class T>
+Image heatmap(const Tensor<T>& values, std::int64_t cell = 1, double low = NAN, double high = NAN) {
+  LATENT_CHECK(values.dim() == 2 && cell > 0, "heatmap: expects a matrix [H, W] and cell > 0, got shape ", values.shape());
+  const Tensor<T> v = latent::detail::contiguous_copy(values);
+  const std::int64_t h = v.shape()[0], w = v.shape()[1];
+  if (std::isnan(low) || std::isnan(high)) {
+    low = INFINITY;
+    high = -INFINITY;
+    for (std::int64_t i = 0; i < v.numel(); ++i) {
+      low = std::min(low, double(v.data()[i]));
+      high = std::max(high, double(v.data()[i]));
+    }
+    if (!(high > low)) high = low + 1;
+  }
+  Image img(h * cell, w * cell, 3);
+  for (std::int64_t y = 0; y < h * cell; ++y)
+    for (std::int64_t x = 0; x < w * cell; ++x) {
+      const auto c = colour_map((double(v.data()[(y / cell) * w + x / cell]) - low) / (high - low));
+      std::copy(c.begin(), c.end(), img.at(y, x));
+    }
+  return img;
+}
+
+}  // namespace latent::io
+// ---- latent/io/json.hpp ----
+// JSON: a small, strict parser and writer, enough for safetensors headers and the
+// attributes of conformance cases.
+//
+//   Json value = Json::parse(text, "what");   // fails with a latent::Error on bad input
+//   value["shape"][0].as_int();  value.find("dtype");  value.dump();
+//
+// The grammar is RFC 8259's, with no extensions: no comments, no trailing commas, no NaN,
+// no leading zeros or '+' signs, strings must be valid UTF-8 without raw control
+// characters, and \u escapes must pair their surrogates. Objects keep the order of their
+// keys and refuse duplicates. Nesting deeper than max_depth (64 unless told) is refused,
+// so a hostile input cannot exhaust the stack. Every read is bounds-checked; an error
+// names the input, the line, the column and the byte offset.
+//
+// A number written without fraction or exponent that fits in 64 bits is kept as an exact
+// std::int64_t (is_integer(), as_int()); every number is also available as a double.
+// Numbers are parsed and printed independently of the C locale.
+
+#include <locale>
+#include <set>
+
+namespace latent::io {
+
+class Json {
+ public:
+  enum class Kind { null, boolean, number, string, array, object };
+  using Array = std::vector<Json>;
+  using Object = std::vector<std::pair<std::string, Json>>;
+
+  Json() = default;
+  Json(std::nullptr_t) {}                                   // NOLINT: implicit by design
+  Json(bool b) : kind_(Kind::boolean), bool_(b) {}          // NOLINT
+  Json(int i) : Json(static_cast<long long>(i)) {}          // NOLINT
+  Json(long i) : Json(static_cast<long long>(i)) {}         // NOLINT
+  Json(long long i)                                         // NOLINT
+      : kind_(Kind::number),
+        integral_(true),
+        integer_(static_cast<std::int64_t>(i)),
+        number_(static_cast<double>(i)) {}
+  Json(double d) : kind_(Kind::number), number_(d) {}       // NOLINT
+  Json(const char* s) : kind_(Kind::string), string_(s) {}  // NOLINT
+  Json(std::string s) : kind_(Kind::string), string_(std::move(s)) {}  // NOLINT
+  static Json array(Array items = {}) {
+    Json j;
+    j.kind_ = Kind::array;
+    j.array_ = std::move(items);
+    return j;
+  }
+  static Json object(Object members = {}) {
+    Json j;
+    j.kind_ = Kind::object;
+    j.object_ = std::move(members);
+    return j;
+  }
+
+  // Parses a whole document; `what` names the input in error messages.
+  static Json parse(const char* text, std::size_t size, const std::string& what = "json",
+                    int max_depth = 64);
+  static Json parse(const std::string& text, const std::string& what = "json", int max_depth = 64) {
+    return parse(text.data(), text.size(), what, max_depth);
+  }
+
+  // ---- what it is ----
+  Kind kind() const { return kind_; }
+  bool is_null() const { return kind_ == Kind::null; }
+  bool is_bool() const { return kind_ == Kind::boolean; }
+  bool is_number() const { return kind_ == Kind::number; }
+  bool is_integer() const { return kind_ == Kind::number && integral_; }
+  bool is_string() const { return kind_ == Kind::string; }
+  bool is_array() const { return kind_ == Kind::array; }
+  bool is_object() const { return kind_ == Kind::object; }
+  static const char* kind_name(Kind k) {
+    switch (k) {
+      case Kind::null: return "null";
+      case Kind::boolean: return "a boolean";
+      case Kind::number: return "a number";
+      case Kind::string: return "a string";
+      case Kind::array: return "an array";
+      case Kind::object: return "an object";
+    }
+    return "?";
+  }
+  const char* kind_name() const { return kind_name(kind_); }
+
+  // ---- values; each fails when the value is of another kind ----
+  bool as_bool() const {
+    expect(Kind::boolean);
+    return bool_;
+  }
+  double as_double() const {
+    expect(Kind::number);
+    return number_;
+  }
+  std::int64_t as_int() const {
+    expect(Kind::number);
+    LATENT_CHECK(integral_, "json: expected an integer, got ", dump());
+    return integer_;
+  }
+  const std::string& as_string() const {
+    expect(Kind::string);
+    return string_;
+  }
+  const Array& as_array() const {
+    expect(Kind::array);
+    return array_;
+  }
+  const Object& as_object() const {
+    expect(Kind::object);
+    return object_;
+  }
+
+  // Elements of an array or members of an object.
+  std::size_t size() const {
+    if (kind_ == Kind::array) return array_.size();
+    if (kind_ == Kind::object) return object_.size();
+    fail("json: size() of ", kind_name(), ", expected an array or an object");
+  }
+  const Json& operator[](std::size_t i) const {
+    expect(Kind::array);
+    LATENT_CHECK(i < array_.size(), "json: index ", i, " is out of range for an array of ",
+                 array_.size(), " elements");
+    return array_[i];
+  }
+  // The member `key` of an object, or null when it has none.
+  const Json* find(const std::string& key) const {
+    expect(Kind::object);
+    for (const auto& member : object_)
+      if (member.first == key) return &member.second;
+    return nullptr;
+  }
+  bool contains(const std::string& key) const { return find(key) != nullptr; }
+  const Json& operator[](const std::string& key) const {
+    const Json* value = find(key);
+    LATENT_CHECK(value != nullptr, "json: object has no member '", key, "'");
+    return *value;
+  }
+
+  // ---- building ----
+  void push_back(Json value) {
+    expect(Kind::array);
+    array_.push_back(std::move(value));
+  }
+  // Sets member `key`, replacing an existing one in place.
+  void set(const std::string& key, Json value) {
+    expect(Kind::object);
+    for (auto& member : object_)
+      if (member.first == key) {
+        member.second = std::move(value);
+        return;
+      }
+    object_.emplace_back(key, std::move(value));
+  }
+
+  // Compact text (no spaces); a number that is a double always shows a '.' or an exponent,
+  // so that it reads back as a double. NaN and infinities have no JSON form: an error.
+  std::string dump() const {
+    std::string out;
+    dump_to(out);
+    return out;
+  }
+  void dump_to(std::string& out) const;
+
+  // Appends `text` as a JSON string literal (quotes and escapes).
+  static void quote(const std::string& text, std::string& out);
+  // The shortest decimal form of a finite double that reads back to the same value.
+  static std::string format_double(double value);
+
+  friend bool operator==(const Json& a, const Json& b) {
+    if (a.kind_ != b.kind_) return false;
+    switch (a.kind_) {
+      case Kind::null: return true;
+      case Kind::boolean: return a.bool_ == b.bool_;
+      case Kind::number:
+        return a.integral_ && b.integral_ ? a.integer_ == b.integer_ : a.number_ == b.number_;
+      case Kind::string: return a.string_ == b.string_;
+      case Kind::array: return a.array_ == b.array_;
+      case Kind::object: return a.object_ == b.object_;
+    }
+    return false;
+  }
+  friend bool operator!=(const Json& a, const Json& b) { return !(a == b); }
+
+ private:
+  class Parser;
+
+  void expect(Kind k) const {
+    LATENT_CHECK(kind_ == k, "json: expected ", kind_name(k), ", got ", kind_name());
+  }
+
+  Kind kind_ = Kind::null;
+  bool bool_ = false;
+  bool integral_ = false;     // a number written as an integer that fits std::int64_t
+  std::int64_t integer_ = 0;  // its exact value
+  double number_ = 0;
+  std::string string_;
+  Array array_;
+  Object object_;
+};
+
+// ---- parsing ----
+
+class Json::Parser {
+ public:
+  Parser(const char* text, std::size_t size, const std::string& what, int max_depth)
+      : text_(text), size_(size), what_(what), max_depth_(max_depth) {}
+
+  Json document() {
+    skip_space();
+    Json value = parse_value(0);
+    skip_space();
+    if (pos_ < size_) error("unexpected '", printable(text_[pos_]), "' after the JSON value");
+    return value;
+  }
+
+ private:
+  template <class... Parts>
+  [[noreturn]] void error(const Parts&... parts) const {
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < pos_ && i < size_; ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    fail(what_, ": invalid JSON at line ", line, ", column ", column, " (byte ", pos_, "): ",
+         parts...);
+  }
+
+  static std::string printable(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) return std::string(1, c);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    return std::string("\\x") + kDigits[u >> 4] + kDigits[u & 15];
+  }
+
+  bool at_end() const { return pos_ >= size_; }
+  char peek() const { return text_[pos_]; }
+
+  void skip_space() {
+    while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) ++pos_;
+  }
+
+  void expect_char(char c, const char* context) {
+    if (at_end()) error("unexpected end of input, expected '", c, "' ", context);
+    if (peek() != c) error("expected '", c, "' ", context, ", got '", printable(peek()), "'");
+    ++pos_;
+  }
+
+  void expect_word(const char* word) {
+    const std::size_t n = std::strlen(word);
+    if (size_ - pos_ < n || std::memcmp(text_ + pos_, word, n) != 0)
+      error("invalid literal (expected '", word, "')");
+    pos_ += n;
+  }
+
+  Json parse_value(int depth) {
+    if (at_end()) error("unexpected end of input, expected a value");
+    switch (peek()) {
+      case '{': return parse_object(depth + 1);
+      case '[': return parse_array(depth + 1);
+      case '"': return Json(parse_string());
+      case 't': expect_word("true"); return Json(true);
+      case 'f': expect_word("false"); return Json(false);
+      case 'n': expect_word("null"); return Json();
+      default:
+        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return parse_number();
+        error("unexpected '", printable(peek()), "', expected a value");
+    }
+  }
+
+  void enter(int depth) const {
+    if (depth > max_depth_) error("nesting deeper than ", max_depth_, " levels");
+  }
+
+  Json parse_object(int depth) {
+    enter(depth);
+    ++pos_;  // '{'
+    Json result = Json::object();
+    std::set<std::string> keys;
+    skip_space();
+    if (!at_end() && peek() == '}') {
+      ++pos_;
+      return result;
+    }
+    while (true) {
+      skip_space();
+      if (at_end() || peek() != '"') {
+        if (at_end()) error("unexpected end of input, expected an object key");
+        error("expected a string as object key, got '", printable(peek()), "'");
+      }
+      const std::size_t key_pos = pos_;
+      std::string key = parse_string();
+      if (!keys.insert(key).second) {
+        pos_ = key_pos;
+        error("duplicate key \"", key, "\"");
+      }
+      skip_space();
+      expect_char(':', "after an object key");
+      skip_space();
+      Json value = parse_value(depth);
+      result.object_.emplace_back(std::move(key), std::move(value));
+      skip_space();
+      if (at_end()) error("unexpected end of input in an object");
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect_char('}', "or ',' in an object");
+      return result;
+    }
+  }
+
+  Json parse_array(int depth) {
+    enter(depth);
+    ++pos_;  // '['
+    Json result = Json::array();
+    skip_space();
+    if (!at_end() && peek() == ']') {
+      ++pos_;
+      return result;
+    }
+    while (true) {
+      skip_space();
+      result.array_.push_back(parse_value(depth));
+      skip_space();
+      if (at_end()) error("unexpected end of input in an array");
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      expect_char(']', "or ',' in an array");
+      return result;
+    }
+  }
+
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  Json parse_number() {
+    const std::size_t start = pos_;
+    auto digits = [&](const char* context) {
+      if (at_end() || peek() < '0' || peek() > '9') error("expected a digit ", context);
+      while (!at_end() && peek() >= '0' && peek() <= '9') ++pos_;
+    };
+    if (peek() == '-') ++pos_;
+    if (!at_end() && peek() == '0') {
+      ++pos_;
+      if (!at_end() && peek() >= '0' && peek() <= '9') error("leading zeros are not allowed");
+    } else {
+      digits("in a number");
+    }
+    bool integral = true;
+    if (!at_end() && peek() == '.') {
+      ++pos_;
+      integral = false;
+      digits("after the decimal point");
+    }
+    if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+      ++pos_;
+      integral = false;
+      if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
+      digits("in the exponent");
+    }
+    const std::string literal(text_ + start, pos_ - start);
+    Json result;
+    result.kind_ = Kind::number;
+    if (integral && exact_integer(literal, result.integer_)) {
+      result.integral_ = true;
+      result.number_ = static_cast<double>(result.integer_);
+      return result;
+    }
+    std::istringstream in(literal);
+    in.imbue(std::locale::classic());
+    double value = 0;
+    in >> value;
+    // Streams report overflow as a failure; underflow to zero or a subnormal is fine.
+    if (!std::isfinite(value) || (in.fail() && std::fabs(value) > 1)) {
+      pos_ = start;
+      error("number ", literal, " is out of the range of a double");
+    }
+    result.number_ = value;
+    return result;
+  }
+
+  // The value of a decimal integer literal when it fits std::int64_t.
+  static bool exact_integer(const std::string& literal, std::int64_t& value) {
+    const bool negative = literal[0] == '-';
+    std::uint64_t magnitude = 0;
+    const std::uint64_t limit =
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + (negative ? 1 : 0);
+    for (std::size_t i = negative ? 1 : 0; i < literal.size(); ++i) {
+      const auto digit = static_cast<std::uint64_t>(literal[i] - '0');
+      if (magnitude > (limit - digit) / 10) return false;
+      magnitude = magnitude * 10 + digit;
+    }
+    value = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    return true;
+  }
+
+  unsigned hex4() {
+    if (size_ - pos_ < 4) error("truncated \\u escape");
+    unsigned code = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_++];
+      code <<= 4;
+      if (c >= '0' && c <= '9') code |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f') code |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') code |= static_cast<unsigned>(c - 'A' + 10);
+      else error("invalid hex digit '", printable(c), "' in a \\u escape");
+    }
+    return code;
+  }
+
+  static void append_utf8(unsigned code, std::string& out) {
+    if (code < 0x80) {
+      out += static_cast<char>(code);
+    } else if (code < 0x800) {
+      out += static_cast<char>(0xC0 | (code >> 6));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      out += static_cast<char>(0xE0 | (code >> 12));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (code >> 18));
+      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    }
+  }
+
+  // Copies one UTF-8 encoded character, checking that it is well formed (no overlong
+  // forms, no surrogates, nothing above U+10FFFF).
+  void copy_utf8(std::string& out) {
+    const auto lead = static_cast<unsigned char>(peek());
+    std::size_t length = 0;
+    unsigned code = 0, min = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) { length = 2; code = lead & 0x1F; min = 0x80; }
+    else if (lead >= 0xE0 && lead <= 0xEF) { length = 3; code = lead & 0x0F; min = 0x800; }
+    else if (lead >= 0xF0 && lead <= 0xF4) { length = 4; code = lead & 0x07; min = 0x10000; }
+    else error("invalid UTF-8 byte ", printable(static_cast<char>(lead)), " in a string");
+    if (size_ - pos_ < length) error("truncated UTF-8 sequence in a string");
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto cont = static_cast<unsigned char>(text_[pos_ + i]);
+      if ((cont & 0xC0) != 0x80) error("invalid UTF-8 sequence in a string");
+      code = (code << 6) | (cont & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      error("invalid UTF-8 sequence in a string");
+    out.append(text_ + pos_, length);
+    pos_ += length;
+  }
+
+  std::string parse_string() {
+    ++pos_;  // opening quote
+    std::string out;
+    while (true) {
+      if (at_end()) error("unterminated string");
+      const char c = peek();
+      if (c == '"') {
+        ++pos_;
+        return out;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) error("raw control character ", printable(c), " in a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        copy_utf8(out);
+        continue;
+      }
+      ++pos_;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (at_end()) error("unterminated escape in a string");
+      const char e = text_[pos_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          unsigned code = hex4();
+          if (code >= 0xDC00 && code <= 0xDFFF) error("lone low surrogate in a \\u escape");
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            if (size_ - pos_ < 2 || text_[pos_] != '\\' || text_[pos_ + 1] != 'u')
+              error("high surrogate without a low surrogate in a \\u escape");
+            pos_ += 2;
+            const unsigned low = hex4();
+            if (low < 0xDC00 || low > 0xDFFF) error("high surrogate without a low surrogate in a \\u escape");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+          }
+          append_utf8(code, out);
+          break;
+        }
+        default: --pos_; error("invalid escape '\\", printable(e), "' in a string");
+      }
+    }
+  }
+
+  const char* text_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
+  const std::string& what_;
+  int max_depth_;
+};
+
+inline Json Json::parse(const char* text, std::size_t size, const std::string& what, int max_depth) {
+  LATENT_CHECK(text != nullptr || size == 0, what, ": null text");
+  return Parser(text, size, what, max_depth).document();
+}
+
+// ---- writing ----
+
+inline void Json::quote(const std::string& text, std::string& out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kDigits[(c >> 4) & 15];
+          out += kDigits[c & 15];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+inline std::string Json::format_double(double value) {
+  LATENT_CHECK(std::isfinite(value), "json: ", value, " has no JSON form (NaN and infinities are not JSON)");
+  std::string text;
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::ostringstream out;
+    out.imbue(std::locale::classic());
+    out.precision(precision);
+    out << value;
+    text = out.str();
+    std::istringstream in(text);
+    in.imbue(std::locale::classic());
+    double back = 0;
+    in >> back;
+    if (back == value) break;
+  }
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+inline void Json::dump_to(std::string& out) const {
+  switch (kind_) {
+    case Kind::null: out += "null"; return;
+    case Kind::boolean: out += bool_ ? "true" : "false"; return;
+    case Kind::number: out += integral_ ? std::to_string(integer_) : format_double(number_); return;
+    case Kind::string: quote(string_, out); return;
+    case Kind::array:
+      out += '[';
+      for (std::size_t i = 0; i < array_.size(); ++i) {
+        if (i > 0) out += ',';
+        array_[i].dump_to(out);
+      }
+      out += ']';
+      return;
+    case Kind::object:
+      out += '{';
+      for (std::size_t i = 0; i < object_.size(); ++i) {
+        if (i > 0) out += ',';
+        quote(object_[i].first, out);
+        out += ':';
+        object_[i].second.dump_to(out);
+      }
+      out += '}';
+      return;
+  }
+}
+
+}  // namespace latent::io
+// ---- latent/io/npy.hpp ----
+// NumPy's .npy format: the magic "\x93NUMPY", a version, a header length, a Python dict
+// literal {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with spaces,
+// then the raw elements. Reading accepts versions 1-3, little and big endian, C and
+// Fortran order, and the dtypes b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 (converted to the
+// tensor type asked for); writing produces version 1 in C order.
+
+namespace latent::io {
+
+struct NpyArray {
+  char byte_order = '<';  // '<' little, '>' big, '|' not applicable
+  char kind = 'f';        // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
+  int item_size = 4;
+  bool fortran_order = false;
+  std::vector<std::int64_t> shape;
+  std::vector<std::uint8_t> data;  // as in the file
+
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) n *= d;
+    return n;
+  }
+  std::string descr() const { return std::string(1, byte_order) + kind + std::to_string(item_size); }
+
+  // The array as a tensor of element type T (values converted, C order).
+  template <class T>
+  Tensor<T> to_tensor() const;
+};
+
+namespace detail {
+
+// IEEE half -> float (exact).
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  std::uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);
+  } else if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mantissa <<= 1;
+      } while (!(mantissa & 0x400u));
+      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | ((mantissa & 0x3FFu) << 13);
+    }
+  } else {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Element i of an array, converted to T (handles byte order).
+template <class T>
+T npy_element(const NpyArray& a, std::int64_t i) {
+  std::uint8_t b[8];
+  std::memcpy(b, a.data.data() + i * a.item_size, static_cast<std::size_t>(a.item_size));
+  const bool little_host = [] {
+    const std::uint16_t probe = 1;
+    std::uint8_t first;
+    std::memcpy(&first, &probe, 1);
+    return first == 1;
+  }();
+  if (a.byte_order == '>' ? little_host : (a.byte_order == '<' && !little_host))
+    for (int k = 0; k < a.item_size / 2; ++k) std::swap(b[k], b[a.item_size - 1 - k]);
+  auto as = [&b](auto zero) {
+    decltype(zero) v;
+    std::memcpy(&v, b, sizeof(v));
+    return v;
+  };
+  switch (a.kind) {
+    case 'b': return static_cast<T>(b[0] != 0);
+    case 'f':
+      if (a.item_size == 2) return static_cast<T>(half_to_float(as(std::uint16_t())));
+      if (a.item_size == 4) return static_cast<T>(as(float()));
+      return static_cast<T>(as(double()));
+    case 'i':
+      if (a.item_size == 1) return static_cast<T>(as(std::int8_t()));
+      if (a.item_size == 2) return static_cast<T>(as(std::int16_t()));
+      if (a.item_size == 4) return static_cast<T>(as(std::int32_t()));
+      return static_cast<T>(as(std::int64_t()));
+    default:
+      if (a.item_size == 1) return static_cast<T>(as(std::uint8_t()));
+      if (a.item_size == 2) return static_cast<T>(as(std::uint16_t()));
+      if (a.item_size == 4) return static_cast<T>(as(std::uint32_t()));
+      return static_cast<T>(as(std::uint64_t()));
+  }
+}
+
+// A tiny reader for the header's Python dict literal.
+class NpyHeader {
+ public:
+  NpyHeader(const std::string& text, const std::string& name) : s_(text), name_(name) {}
+
+  NpyArray parse() {
+    NpyArray a;
+    bool have_descr = false, have_order = false, have_shape = false;
+    expect('{');
+    while (true) {
+      space();
+      if (peek() == '}') break;
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        parse_descr(quoted(), a);
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        a.fortran_order = boolean();
+        have_order = true;
+      } else if (key == "shape") {
+        a.shape = shape();
+        have_shape = true;
+      } else {
+        fail("npy: ", name_, ": unexpected header key '", key, "'");
+      }
+      space();
+      if (peek() == ',') ++pos_;
+    }
+    LATENT_CHECK(have_descr && have_order && have_shape, "npy: ", name_,
+                 ": the header lacks one of 'descr', 'fortran_order', 'shape'");
+    return a;
+  }
+
+ private:
+  char peek() {
+    LATENT_CHECK(pos_ < s_.size(), "npy: ", name_, ": the header ends early");
+    return s_[pos_];
+  }
+  void space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n')) ++pos_;
+  }
+  void expect(char c) {
+    space();
+    LATENT_CHECK(peek() == c, "npy: ", name_, ": expected '", c, "' at header position ", pos_);
+    ++pos_;
+  }
+  std::string quoted() {
+    space();
+    const char q = peek();
+    LATENT_CHECK(q == '\'' || q == '"', "npy: ", name_, ": expected a quoted string at header position ", pos_);
+    const std::size_t end = s_.find(q, pos_ + 1);
+    LATENT_CHECK(end != std::string::npos, "npy: ", name_, ": unterminated string in the header");
+    std::string v = s_.substr(pos_ + 1, end - pos_ - 1);
+    pos_ = end + 1;
+    return v;
+  }
+  bool boolean() {
+    space();
+    if (s_.compare(pos_, 4, "True") == 0) {
+      pos_ += 4;
+      return true;
+    }
+    LATENT_CHECK(s_.compare(pos_, 5, "False") == 0, "npy: ", name_, ": fortran_order must be True or False");
+    pos_ += 5;
+    return false;
+  }
+  std::vector<std::int64_t> shape() {
+    expect('(');
+    std::vector<std::int64_t> dims;
+    while (true) {
+      space();
+      if (peek() == ')') break;
+      std::int64_t v = 0;
+      LATENT_CHECK(peek() >= '0' && peek() <= '9', "npy: ", name_, ": bad shape entry at header position ", pos_);
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+        LATENT_CHECK(v < (std::int64_t(1) << 50), "npy: ", name_, ": shape entry too large");
+        v = v * 10 + (s_[pos_++] - '0');
+      }
+      while (pos_ < s_.size() && s_[pos_] == 'L') ++pos_;  // Python 2 longs
+      dims.push_back(v);
+      space();
+      if (peek() == ',') ++pos_;
+    }
+    ++pos_;
+    LATENT_CHECK(dims.size() <= static_cast<std::size_t>(kMaxRank), "npy: ", name_, ": rank ", dims.size(),
+                 " is beyond the supported maximum of ", kMaxRank);
+    return dims;
+  }
+  void parse_descr(const std::string& d, NpyArray& a) {
+    LATENT_CHECK(d.size() == 3 && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '='), "npy: ", name_,
+                 ": unsupported dtype '", d, "'");
+    a.byte_order = d[0] == '=' ? '<' : d[0];
+    a.kind = d[1];
+    a.item_size = d[2] - '0';
+    const bool ok = (a.kind == 'b' && a.item_size == 1) ||
+                    (a.kind == 'f' && (a.item_size == 2 || a.item_size == 4 || a.item_size == 8)) ||
+                    ((a.kind == 'i' || a.kind == 'u') &&
+                     (a.item_size == 1 || a.item_size == 2 || a.item_size == 4 || a.item_size == 8));
+    LATENT_CHECK(ok, "npy: ", name_, ": unsupported dtype '", d, "'");
+  }
+
+  const std::string& s_;
+  std::string name_;
+  std::size_t pos_ = 0;
+};
+
+template <class T> inline const char* npy_descr();
+template <> inline const char* npy_descr<float>() { return "<f4"; }
+template <> inline const char* npy_descr<double>() { return "<f8"; }
+template <> inline const char* npy_descr<std::int64_t>() { return "<i8"; }
+template <> inline const char* npy_descr<std::int32_t>() { return "<i4"; }
+template <> inline const char* npy_descr<std::uint8_t>() { return "|u1"; }
+template <> inline const char* npy_descr<bool>() { return "|b1"; }
+
+}  // namespace detail
+
+inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std::string& name = "array") {
+  ByteReader in(bytes, size, "npy: " + name);
+  const std::uint8_t* magic = in.take(6, "the magic");
+  LATENT_CHECK(std::memcmp(magic, "\x93NUMPY", 6) == 0, "npy: ", name, ": not a .npy file (bad magic)");
+  const int major = in.u8("the version");
+  in.u8("the version");
+  LATENT_CHECK(major >= 1 && major <= 3, "npy: ", name, ": unsupported version ", major);
+  const std::size_t header_size = major == 1 ? in.u16_le("the header length") : in.u32_le("the header length");
+  const std::uint8_t* header = in.take(header_size, "the header");
+  const std::string text(reinterpret_cast<const char*>(header), header_size);
+  NpyArray a = detail::NpyHeader(text, name).parse();
+  std::size_t count = 1;
+  for (std::int64_t d : a.shape) count = checked_mul(count, static_cast<std::size_t>(d), "npy: shape");
+  const std::size_t data_size = checked_mul(count, static_cast<std::size_t>(a.item_size), "npy: data size");
+  LATENT_CHECK(in.remaining() == data_size, "npy: ", name, ": the shape needs ", data_size, " bytes of data, the file has ",
+               in.remaining());
+  const std::uint8_t* data = in.take(data_size, "the data");
+  a.data.assign(data, data + data_size);
+  return a;
+}
+
+inline NpyArray read_npy(const std::string& path) {
+  const std::vector<std::uint8_t> bytes = read_file(path);
+  return parse_npy(bytes.data(), bytes.size(), path);
+}
+
+template <class T>
+Tensor<T> NpyArray::to_tensor() const {
+  LATENT_CHECK(std::is_floating_point<T>::value || kind != 'f', "npy: an array of dtype '", descr(),
+               "' cannot be read as ", dtype_name<T>(), " (floating-point values into an integer type)");
+  Shape dims;
+  for (std::int64_t d : shape) dims.push_back(d);
+  // Fortran order is C order of the reversed shape, transposed back.
+  Shape stored = dims;
+  if (fortran_order)
+    for (int i = 0; i < dims.size(); ++i) stored[i] = dims[dims.size() - 1 - i];
+  Tensor<T> t(stored);
+  T* out = t.data();
+  for (std::int64_t i = 0; i < t.numel(); ++i) out[i] = detail::npy_element<T>(*this, i);
+  if (!fortran_order || dims.size() < 2) return t.reshape(dims);
+  Shape order;
+  for (int i = dims.size() - 1; i >= 0; --i) order.push_back(i);
+  return t.permute(order).contiguous();
+}
+
+template <class T>
+Tensor<T> load_npy(const std::string& path) {
+  return read_npy(path).to_tensor<T>();
+}
+
+// The .npy bytes of a tensor (version 1, C order, little endian).
+template <class T>
+std::vector<std::uint8_t> npy_bytes(const Tensor<T>& t) {
+  std::string header = std::string("{'descr': '") + detail::npy_descr<T>() + "', 'fortran_order': False, 'shape': (";
+  for (int i = 0; i < t.dim(); ++i) header += (i > 0 ? ", " : "") + std::to_string(t.shape()[i]);
+  header += t.dim() == 1 ? ",), }" : "), }";  // a 1-tuple is written (n,)
+  // Pad with spaces so that magic + version + length + header + '\n' is a multiple of 64.
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  ByteWriter out;
+  out.bytes(std::string("\x93NUMPY\x01\x00", 8));
+  out.u16_le(static_cast<std::uint16_t>(header.size()));
+  out.bytes(header);
+  const Tensor<T> c = latent::detail::contiguous_copy(t);
+  out.bytes(reinterpret_cast<const std::uint8_t*>(c.data()), static_cast<std::size_t>(c.numel()) * sizeof(T));
+  return out.release();
+}
+
+template <class T>
+void save_npy(const std::string& path, const Tensor<T>& t) {
+  write_file_atomic(path, npy_bytes(t));
+}
+
+}  // namespace latent::io
+// ---- latent/io/npz.hpp ----
+// NumPy's .npz: a zip archive of .npy members ("name.npy"), stored or deflated.
+//
+// Reading walks the zip's central directory (found through the end-of-central-directory
+// record at the end of the file), checks each member's local header, inflates deflated
+// members (capped at their declared size) and verifies every CRC-32. Zip64 archives
+// (members over 4 GiB) are refused with a clear error. Writing produces stored or
+// deflated members with no timestamps, so the same arrays give the same bytes.
+
+namespace latent::io {
+
+// Members of a zip archive by name (their uncompressed bytes).
+inline std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint8_t* data, std::size_t size,
+                                                                 const std::string& name = "archive") {
+  const std::string op = "npz: " + name;
+  LATENT_CHECK(size >= 22, op, ": too short to be a zip archive (", size, " bytes)");
+  // The end-of-central-directory record: signature 0x06054b50, within the last 64 KiB + 22.
+  std::size_t eocd = size - 22;
+  const std::size_t lowest = size > 22 + 65535 ? size - 22 - 65535 : 0;
+  while (true) {
+    if (data[eocd] == 0x50 && data[eocd + 1] == 0x4b && data[eocd + 2] == 0x05 && data[eocd + 3] == 0x06) break;
+    LATENT_CHECK(eocd > lowest, op, ": not a zip archive (no end-of-central-directory record)");
+    --eocd;
+  }
+  ByteReader end(data, size, op);
+  end.seek(eocd + 10);
+  const std::uint16_t entries = end.u16_le("the entry count");
+  const std::uint32_t dir_size = end.u32_le("the directory size");
+  const std::uint32_t dir_offset = end.u32_le("the directory offset");
+  LATENT_CHECK(entries != 0xFFFF && dir_offset != 0xFFFFFFFFu, op, ": zip64 archives are not supported");
+  LATENT_CHECK(std::size_t(dir_offset) + dir_size <= eocd, op, ": the central directory lies outside the file");
+
+  std::map<std::string, std::vector<std::uint8_t>> members;
+  ByteReader dir(data, size, op);
+  dir.seek(dir_offset);
+  for (int i = 0; i < entries; ++i) {
+    LATENT_CHECK(dir.u32_le("a directory entry") == 0x02014b50u, op, ": bad central directory entry ", i);
+    dir.skip(6, "the entry versions and flags");
+    const std::uint16_t method = dir.u16_le("the compression method");
+    dir.skip(4, "the entry time");
+    const std::uint32_t crc = dir.u32_le("the CRC");
+    const std::uint32_t packed = dir.u32_le("the compressed size");
+    const std::uint32_t unpacked = dir.u32_le("the size");
+    const std::uint16_t name_len = dir.u16_le("the name length");
+    const std::uint16_t extra_len = dir.u16_le("the extra length");
+    const std::uint16_t comment_len = dir.u16_le("the comment length");
+    dir.skip(8, "the entry attributes");
+    const std::uint32_t local = dir.u32_le("the local header offset");
+    const std::uint8_t* member_name = dir.take(name_len, "the member name");
+    dir.skip(std::size_t(extra_len) + comment_len, "the entry extra fields");
+    const std::string member(reinterpret_cast<const char*>(member_name), name_len);
+    LATENT_CHECK(packed != 0xFFFFFFFFu && unpacked != 0xFFFFFFFFu && local != 0xFFFFFFFFu, op, ": member '", member,
+                 "' needs zip64, which is not supported");
+
+    ByteReader at(data, size, op + ": " + member);
+    at.seek(local);
+    LATENT_CHECK(at.u32_le("the local header") == 0x04034b50u, op, ": member '", member, "' has a bad local header");
+    at.skip(22, "the local header fields");
+    const std::uint16_t local_name = at.u16_le("the local name length");
+    const std::uint16_t local_extra = at.u16_le("the local extra length");
+    at.skip(std::size_t(local_name) + local_extra, "the local name");
+    const std::uint8_t* body = at.take(packed, "the member data");
+    std::vector<std::uint8_t> bytes;
+    if (method == 0) {
+      LATENT_CHECK(packed == unpacked, op, ": stored member '", member, "' has different sizes");
+      bytes.assign(body, body + packed);
+    } else if (method == 8) {
+      bytes = inflate_raw(body, packed, unpacked);
+      LATENT_CHECK(bytes.size() == unpacked, op, ": member '", member, "' inflates to ", bytes.size(),
+                   " bytes, the directory says ", unpacked);
+    } else {
+      fail(op, ": member '", member, "' uses compression method ", method, " (only stored and deflate are supported)");
+    }
+    LATENT_CHECK(crc32(bytes.data(), bytes.size()) == crc, op, ": member '", member, "' fails its CRC-32 check");
+    LATENT_CHECK(members.emplace(member, std::move(bytes)).second, op, ": member '", member, "' appears twice");
+  }
+  return members;
+}
+
+// The arrays of an .npz file by name (without the ".npy" suffix).
+inline std::map<std::string, NpyArray> read_npz(const std::string& path) {
+  const std::vector<std::uint8_t> bytes = read_file(path);
+  std::map<std::string, NpyArray> arrays;
+  for (auto& m : read_zip(bytes.data(), bytes.size(), path)) {
+    std::string key = m.first;
+    if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
+    arrays.emplace(key, parse_npy(m.second.data(), m.second.size(), path + ": " + m.first));
+  }
+  return arrays;
+}
+
+template <class T>
+std::map<std::string, Tensor<T>> load_npz(const std::string& path) {
+  std::map<std::string, Tensor<T>> out;
+  for (const auto& a : read_npz(path)) out.emplace(a.first, a.second.template to_tensor<T>());
+  return out;
+}
+
+// A zip archive of the given members (deflated when `compress`, else stored).
+inline std::vector<std::uint8_t> zip_bytes(const std::map<std::string, std::vector<std::uint8_t>>& members,
+                                           bool compress = true) {
+  ByteWriter out, dir;
+  std::uint16_t count = 0;
+  for (const auto& m : members) {
+    LATENT_CHECK(m.second.size() < 0xFFFFFFFFu && m.first.size() < 0xFFFF, "npz: member '", m.first,
+                 "' is too large for a zip archive without zip64");
+    const std::vector<std::uint8_t> body = compress ? deflate_raw(m.second) : m.second;
+    const std::uint32_t crc = crc32(m.second.data(), m.second.size());
+    const std::uint32_t offset = static_cast<std::uint32_t>(out.size());
+    const std::uint16_t method = compress ? 8 : 0;
+    auto fields = [&](ByteWriter& w) {
+      w.u16_le(20);  // version needed: 2.0
+      w.u16_le(0);   // flags
+      w.u16_le(method);
+      w.u32_le(0);   // time and date
+      w.u32_le(crc);
+      w.u32_le(static_cast<std::uint32_t>(body.size()));
+      w.u32_le(static_cast<std::uint32_t>(m.second.size()));
+      w.u16_le(static_cast<std::uint16_t>(m.first.size()));
+      w.u16_le(0);   // extra length
+    };
+    out.u32_le(0x04034b50u);
+    fields(out);
+    out.bytes(m.first);
+    out.bytes(body.data(), body.size());
+    dir.u32_le(0x02014b50u);
+    dir.u16_le(20);  // version made by
+    fields(dir);
+    dir.u16_le(0);   // comment length
+    dir.u32_le(0);   // disk number and internal attributes
+    dir.u32_le(0);   // external attributes
+    dir.u32_le(offset);
+    dir.bytes(m.first);
+    ++count;
+  }
+  const std::uint32_t dir_offset = static_cast<std::uint32_t>(out.size());
+  const std::vector<std::uint8_t> directory = dir.release();
+  out.bytes(directory.data(), directory.size());
+  out.u32_le(0x06054b50u);
+  out.u32_le(0);  // disk numbers
+  out.u16_le(count);
+  out.u16_le(count);
+  out.u32_le(static_cast<std::uint32_t>(directory.size()));
+  out.u32_le(dir_offset);
+  out.u16_le(0);  // comment length
+  return out.release();
+}
+
+template <class T>
+void save_npz(const std::string& path, const std::map<std::string, Tensor<T>>& arrays, bool compress = true) {
+  std::map<std::string, std::vector<std::uint8_t>> members;
+  for (const auto& a : arrays) members.emplace(a.first + ".npy", npy_bytes(a.second));
+  write_file_atomic(path, zip_bytes(members, compress));
+}
+
+}  // namespace latent::io
+// ---- latent/io/progress.hpp ----
+// A progress bar for long loops, with running metrics.
+//
+//   io::ProgressBar bar(steps, "train");
+//   for (std::size_t i = 0; i < steps; ++i) {
+//     ...
+//     bar.set("loss", loss);
+//     bar.update();
+//   }
+//   bar.finish();                              // the destructor does it too
+//
+//   train  42% |########------------| 420/1000 [00:12<00:16, 35.1 it/s] loss=0.1234
+//
+// In a terminal (the output is a tty) that line is redrawn in place with '\r', at most
+// every 0.1 s. Elsewhere (CI logs, files) a plain line is printed each time another 10% is
+// done and at least every 30 s, so a log stays short; every(percent, seconds) changes both.
+// The rate is steps done / time elapsed, and the time left (ETA) is steps left / rate.
+// A total of 0 means unknown: the line then shows the count and the rate only.
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace latent::io {
+
+namespace detail {
+// "mm:ss", or "h:mm:ss" from an hour on; "?" when unknown.
+inline std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long long total = std::llround(seconds);
+  char text[32];
+  if (total >= 3600) {
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%02lld:%02lld", total / 60, total % 60);
+  }
+  return text;
+}
+
+inline double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace detail
+
+class ProgressBar {
+ public:
+  // Auto: redraw in place when the output is a terminal, print lines otherwise.
+  enum class Mode { Auto, Terminal, Lines };
+  using Clock = std::function<double()>;  // seconds from any fixed origin
+
+  explicit ProgressBar(std::size_t total, std::string label = "", std::FILE* out = stdout,
+                       Mode mode = Mode::Auto)
+      : total_(total), label_(std::move(label)), file_(out) {
+    LATENT_CHECK(out != nullptr, "ProgressBar: the output FILE* is null");
+    terminal_ = mode == Mode::Terminal || (mode == Mode::Auto && is_terminal(out));
+    start_ = last_draw_ = clock_();
+  }
+  // To a stream, which is never taken for a terminal unless the mode says so.
+  ProgressBar(std::size_t total, std::string label, std::ostream& out, Mode mode = Mode::Lines)
+      : total_(total), label_(std::move(label)), stream_(&out) {
+    terminal_ = mode == Mode::Terminal;
+    start_ = last_draw_ = clock_();
+  }
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+  ~ProgressBar() { finish(); }
+
+  // Replaces the clock (tests use a fake one) and restarts the timing.
+  ProgressBar& clock(Clock clock) {
+    clock_ = std::move(clock);
+    start_ = last_draw_ = clock_();
+    return *this;
+  }
+  // In line mode, print when another `percent` % is done or `seconds` have passed.
+  ProgressBar& every(int percent, double seconds) {
+    LATENT_CHECK(percent >= 1 && seconds > 0, "ProgressBar::every: need percent >= 1 and ",
+                 "seconds > 0, got ", percent, " and ", seconds);
+    line_percent_ = percent;
+    next_percent_ = percent;
+    line_seconds_ = seconds;
+    return *this;
+  }
+
+  // Sets a metric shown after the bar; metrics keep the order they were first set in.
+  void set(const std::string& name, double value) {
+    for (auto& metric : metrics_) {
+      if (metric.first == name) {
+        metric.second = value;
+        return;
+      }
+    }
+    metrics_.push_back({name, value});
+  }
+
+  void update(std::size_t steps = 1) { set_progress(current_ + steps); }
+
+  void set_progress(std::size_t current) {
+    current_ = current;
+    dirty_ = true;
+    const double now = clock_();
+    if (terminal_) {
+      if (!drawn_ || now - last_draw_ >= kRedrawSeconds) draw(now, false);
+      return;
+    }
+    bool due = now - last_draw_ >= line_seconds_;
+    if (total_ > 0) {
+      const double percent = 100.0 * static_cast<double>(current_) / static_cast<double>(total_);
+      if (percent >= next_percent_) {
+        due = true;
+        next_percent_ = (static_cast<int>(percent) / line_percent_ + 1) * line_percent_;
+      }
+    }
+    if (due) draw(now, false);
+  }
+
+  // Draws the final state (unless a line already shows it) and ends the line. Later
+  // calls do nothing.
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (dirty_ || !drawn_) draw(clock_(), true);
+    else if (terminal_) write("\n");
+  }
+
+  std::size_t current() const { return current_; }
+  bool terminal() const { return terminal_; }
+
+  // The status line as it reads at time `now` (seconds on the bar's clock).
+  std::string status(double now) const {
+    const double elapsed = std::max(0.0, now - start_);
+    const double rate = elapsed > 0 ? static_cast<double>(current_) / elapsed : NAN;
+    char text[96];
+    std::string line = label_.empty() ? "" : label_ + " ";
+    if (total_ > 0) {
+      const double fraction = std::min(1.0, static_cast<double>(current_) / static_cast<double>(total_));
+      const int filled = static_cast<int>(fraction * kBarWidth);
+      std::snprintf(text, sizeof text, "%3d%% |", static_cast<int>(fraction * 100));
+      line += text + std::string(static_cast<std::size_t>(filled), '#') +
+              std::string(static_cast<std::size_t>(kBarWidth - filled), '-') + "| ";
+      const double left = current_ >= total_ ? 0.0
+                          : static_cast<double>(total_ - current_) / rate;
+      line += std::to_string(current_) + "/" + std::to_string(total_) + " [" +
+              detail::format_duration(elapsed) + "<" + detail::format_duration(left) + ", ";
+    } else {
+      line += std::to_string(current_) + " [" + detail::format_duration(elapsed) + ", ";
+    }
+    if (!(rate > 0)) {
+      line += "? it/s]";
+    } else if (rate >= 1) {
+      std::snprintf(text, sizeof text, "%.3g it/s]", rate);
+      line += text;
+    } else {
+      std::snprintf(text, sizeof text, "%.3g s/it]", 1 / rate);
+      line += text;
+    }
+    for (const auto& [name, value] : metrics_) {
+      std::snprintf(text, sizeof text, "%.4g", value);
+      line += " " + name + "=" + text;
+    }
+    return line;
+  }
+  std::string status() const { return status(clock_()); }
+
+ private:
+  static constexpr int kBarWidth = 20;
+  static constexpr double kRedrawSeconds = 0.1;
+
+  static bool is_terminal(std::FILE* file) {
+#if defined(__unix__) || defined(__APPLE__)
+    return ::isatty(::fileno(file)) == 1;
+#else
+    (void)file;
+    return false;
+#endif
+  }
+
+  void draw(double now, bool final) {
+    std::string line = status(now);
+    if (terminal_) {
+      // Pad with spaces to wipe out the rest of a longer previous line.
+      const std::size_t length = line.size();
+      if (length < drawn_length_) line += std::string(drawn_length_ - length, ' ');
+      drawn_length_ = length;
+      write("\r" + line + (final ? "\n" : ""));
+    } else {
+      write(line + "\n");
+    }
+    drawn_ = true;
+    dirty_ = false;
+    last_draw_ = now;
+  }
+
+  void write(const std::string& text) {
+    if (stream_ != nullptr) {
+      *stream_ << text;
+      stream_->flush();
+    } else {
+      std::fputs(text.c_str(), file_);
+      std::fflush(file_);
+    }
+  }
+
+  std::size_t total_;
+  std::size_t current_ = 0;
+  std::string label_;
+  std::FILE* file_ = nullptr;
+  std::ostream* stream_ = nullptr;
+  bool terminal_ = false;
+  Clock clock_ = &detail::steady_seconds;
+  double start_ = 0, last_draw_ = 0;
+  bool drawn_ = false, dirty_ = false, finished_ = false;
+  std::size_t drawn_length_ = 0;
+  int line_percent_ = 10, next_percent_ = 10;
+  double line_seconds_ = 30;
+  std::vector<std::pair<std::string, double>> metrics_;
+};
+
+}  // namespace latent::io
+// ---- latent/io/safetensors.hpp ----
+// safetensors: named tensors in one file, the format PyTorch and Hugging Face models are
+// shared in.
+//
+//   SafetensorsFile f = load_safetensors("model.safetensors");   // or parse_safetensors(bytes, n)
+//   Tensor<float> w = f.get<float>("fc.weight");                 // converted from any float dtype
+//   save_safetensors("out.safetensors", named_tensors, metadata); // any map name -> Tensor<T>
+//   SafetensorsWriter().add("w", w).add_f16("h", w).metadata("k", "v").write(path);
+//
+// Layout: 8 bytes little-endian u64 N, then N bytes of JSON (the header), then the data.
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}, the
+// offsets counting bytes from the start of the data; "__metadata__" optionally maps strings
+// to strings. Elements are little-endian, in C order.
+//
+// A file is checked completely before any tensor is read: the header length against the
+// file size (and a 100 MB limit), the JSON itself, each entry's fields, the dtype, the
+// shape (no negative sizes, no overflowing products), and the offsets: each tensor's byte
+// range must match dtype size x element count, and together the ranges must tile the data
+// section exactly, without overlaps, holes or trailing bytes. Anything else is a
+// latent::Error naming the file and the offending tensor, never an out-of-bounds read.
+//
+// Dtypes: F64 F32 F16 BF16 I64 I32 I8 U8 BOOL. F16 and BF16 are converted from float or
+// double with one rounding to nearest, ties to even (overflow gives infinity, NaN stays
+// NaN); reading them back is exact.
+
+namespace latent::io {
+
+// ---- dtypes ----
+
+enum class Dtype { F64, F32, F16, BF16, I64, I32, I8, U8, BOOL };
+
+inline const char* dtype_string(Dtype d) {
+  switch (d) {
+    case Dtype::F64: return "F64";
+    case Dtype::F32: return "F32";
+    case Dtype::F16: return "F16";
+    case Dtype::BF16: return "BF16";
+    case Dtype::I64: return "I64";
+    case Dtype::I32: return "I32";
+    case Dtype::I8: return "I8";
+    case Dtype::U8: return "U8";
+    case Dtype::BOOL: return "BOOL";
+  }
+  return "?";
+}
+
+inline std::size_t dtype_size(Dtype d) {
+  switch (d) {
+    case Dtype::F64: case Dtype::I64: return 8;
+    case Dtype::F32: case Dtype::I32: return 4;
+    case Dtype::F16: case Dtype::BF16: return 2;
+    case Dtype::I8: case Dtype::U8: case Dtype::BOOL: return 1;
+  }
+  return 0;
+}
+
+inline bool dtype_is_float(Dtype d) {
+  return d == Dtype::F64 || d == Dtype::F32 || d == Dtype::F16 || d == Dtype::BF16;
+}
+
+// The dtype named by a header string; false when it is not one we read.
+inline bool parse_dtype(const std::string& name, Dtype& out) {
+  for (Dtype d : {Dtype::F64, Dtype::F32, Dtype::F16, Dtype::BF16, Dtype::I64, Dtype::I32,
+                  Dtype::I8, Dtype::U8, Dtype::BOOL})
+    if (name == dtype_string(d)) {
+      out = d;
+      return true;
+    }
+  return false;
+}
+
+// The dtype a Tensor<T> is stored as.
+template <class T>
+constexpr Dtype dtype_of() {
+  static_assert(std::is_same<T, double>::value || std::is_same<T, float>::value ||
+                    std::is_same<T, std::int64_t>::value || std::is_same<T, std::int32_t>::value ||
+                    std::is_same<T, std::int8_t>::value || std::is_same<T, std::uint8_t>::value ||
+                    std::is_same<T, bool>::value,
+                "safetensors: element type must be double, float, int64, int32, int8, uint8 or bool");
+  if (std::is_same<T, double>::value) return Dtype::F64;
+  if (std::is_same<T, float>::value) return Dtype::F32;
+  if (std::is_same<T, std::int64_t>::value) return Dtype::I64;
+  if (std::is_same<T, std::int32_t>::value) return Dtype::I32;
+  if (std::is_same<T, std::int8_t>::value) return Dtype::I8;
+  if (std::is_same<T, std::uint8_t>::value) return Dtype::U8;
+  return Dtype::BOOL;
+}
+
+// ---- 16-bit floats ----
+//
+// A binary float with E exponent bits and M mantissa bits (F16: 5, 10; BF16: 8, 7) holds
+// (-1)^s * 2^(e - bias) * (1 + m / 2^M) for 0 < e < 2^E - 1, and subnormals
+// (-1)^s * 2^(1 - bias) * m / 2^M for e = 0, with bias = 2^(E-1) - 1. To round x, take
+// the spacing q of representable values at |x| (2^(exponent - M), never finer than the
+// subnormal spacing), and round |x| / q, which is exact in double, to the nearest
+// integer, ties to even. Rounding straight from double avoids the double rounding of
+// going through float first.
+
+inline std::uint16_t round_to_small_float(double x, int exponent_bits, int mantissa_bits) {
+  const int bias = (1 << (exponent_bits - 1)) - 1;
+  const std::uint32_t exponent_all_ones = (1u << exponent_bits) - 1;
+  const std::uint32_t sign = std::signbit(x) ? 1u << (exponent_bits + mantissa_bits) : 0u;
+  const std::uint32_t infinity = exponent_all_ones << mantissa_bits;
+  if (std::isnan(x)) return static_cast<std::uint16_t>(sign | infinity | (1u << (mantissa_bits - 1)));
+  const double a = std::fabs(x);
+  if (std::isinf(a)) return static_cast<std::uint16_t>(sign | infinity);
+  if (a == 0) return static_cast<std::uint16_t>(sign);
+  int exponent = 0;
+  (void)std::frexp(a, &exponent);  // a = f * 2^exponent, f in [0.5, 1)
+  exponent -= 1;                   // a = g * 2^exponent, g in [1, 2)
+  const int min_exponent = 1 - bias;
+  const int scale = std::max(exponent, min_exponent) - mantissa_bits;
+  const double r = std::ldexp(a, -scale);  // |x| / q, exact
+  double n = std::floor(r);
+  const double rest = r - n;
+  if (rest > 0.5 || (rest == 0.5 && std::fmod(n, 2.0) != 0)) n += 1;
+  auto units = static_cast<std::uint64_t>(n);
+  if (exponent < min_exponent) {
+    // Subnormal; units == 2^M carries into the smallest normal, whose encoding is 2^M.
+    return static_cast<std::uint16_t>(sign | units);
+  }
+  if (units == (std::uint64_t(1) << (mantissa_bits + 1))) {
+    units >>= 1;
+    exponent += 1;
+  }
+  if (exponent > bias) return static_cast<std::uint16_t>(sign | infinity);
+  const auto biased = static_cast<std::uint32_t>(exponent + bias);
+  const auto mantissa = static_cast<std::uint32_t>(units - (std::uint64_t(1) << mantissa_bits));
+  return static_cast<std::uint16_t>(sign | (biased << mantissa_bits) | mantissa);
+}
+
+inline double small_float_value(std::uint16_t bits, int exponent_bits, int mantissa_bits) {
+  const int bias = (1 << (exponent_bits - 1)) - 1;
+  const std::uint32_t exponent_all_ones = (1u << exponent_bits) - 1;
+  const bool negative = (bits >> (exponent_bits + mantissa_bits)) & 1u;
+  const std::uint32_t biased = (bits >> mantissa_bits) & exponent_all_ones;
+  const std::uint32_t mantissa = bits & ((1u << mantissa_bits) - 1);
+  double value = 0;
+  if (biased == exponent_all_ones) {
+    value = mantissa ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  } else if (biased == 0) {
+    value = std::ldexp(static_cast<double>(mantissa), 1 - bias - mantissa_bits);
+  } else {
+    value = std::ldexp(static_cast<double>(mantissa | (1u << mantissa_bits)),
+                       static_cast<int>(biased) - bias - mantissa_bits);
+  }
+  return negative ? -value : value;
+}
+
+inline std::uint16_t float16_bits(double x) { return round_to_small_float(x, 5, 10); }
+inline std::uint16_t bfloat16_bits(double x) { return round_to_small_float(x, 8, 7); }
+inline double float16_value(std::uint16_t bits) { return small_float_value(bits, 5, 10); }
+inline double bfloat16_value(std::uint16_t bits) { return small_float_value(bits, 8, 7); }
+
+// ---- elements in and out of little-endian bytes ----
+
+namespace detail {
+
+inline std::uint64_t load_le(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t v = 0;
+  for (std::size_t i = n; i-- > 0;) v = (v << 8) | p[i];
+  return v;
+}
+
+inline void store_le(std::uint64_t v, std::uint8_t* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+// Element i of a floating-point dtype, as a double (exact).
+inline double load_float(Dtype d, const std::uint8_t* p) {
+  switch (d) {
+    case Dtype::F64: {
+      const std::uint64_t bits = load_le(p, 8);
+      double v;
+      std::memcpy(&v, &bits, 8);
+      return v;
+    }
+    case Dtype::F32: {
+      const auto bits = static_cast<std::uint32_t>(load_le(p, 4));
+      float v;
+      std::memcpy(&v, &bits, 4);
+      return v;
+    }
+    case Dtype::F16: return float16_value(static_cast<std::uint16_t>(load_le(p, 2)));
+    case Dtype::BF16: return bfloat16_value(static_cast<std::uint16_t>(load_le(p, 2)));
+    default: fail("safetensors: ", dtype_string(d), " is not a floating-point dtype");
+  }
+}
+
+// Element of an integer or boolean dtype, as an int64.
+inline std::int64_t load_integer(Dtype d, const std::uint8_t* p) {
+  switch (d) {
+    case Dtype::I64: return static_cast<std::int64_t>(load_le(p, 8));
+    case Dtype::I32: return static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(p, 4)));
+    case Dtype::I8: return static_cast<std::int8_t>(*p);
+    case Dtype::U8: case Dtype::BOOL: return *p;
+    default: fail("safetensors: ", dtype_string(d), " is not an integer dtype");
+  }
+}
+
+inline void store_float(double v, Dtype d, std::uint8_t* p) {
+  switch (d) {
+    case Dtype::F64: {
+      std::uint64_t bits;
+      std::memcpy(&bits, &v, 8);
+      return store_le(bits, p, 8);
+    }
+    case Dtype::F32: {
+      const auto f = static_cast<float>(v);
+      std::uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      return store_le(bits, p, 4);
+    }
+    case Dtype::F16: return store_le(float16_bits(v), p, 2);
+    case Dtype::BF16: return store_le(bfloat16_bits(v), p, 2);
+    default: fail("safetensors: cannot store floating-point values as ", dtype_string(d),
+                  " (that would lose their fractions); convert them yourself");
+  }
+}
+
+// The range of values an integer dtype holds.
+inline void integer_range(Dtype d, std::int64_t& lo, std::int64_t& hi) {
+  switch (d) {
+    case Dtype::I64: lo = std::numeric_limits<std::int64_t>::min(); hi = std::numeric_limits<std::int64_t>::max(); return;
+    case Dtype::I32: lo = std::numeric_limits<std::int32_t>::min(); hi = std::numeric_limits<std::int32_t>::max(); return;
+    case Dtype::I8: lo = -128; hi = 127; return;
+    case Dtype::U8: lo = 0; hi = 255; return;
+    default: lo = 0; hi = 1; return;  // BOOL
+  }
+}
+
+}  // namespace detail
+
+// ---- reading ----
+
+// One tensor of a file: its dtype, shape and raw bytes (a view into the file's buffer).
+struct TensorEntry {
+  Dtype dtype = Dtype::F32;
+  Shape shape;
+  std::shared_ptr<const std::vector<std::uint8_t>> buffer;  // the whole file, shared
+  std::size_t begin = 0;                                    // absolute offset in buffer
+  std::size_t nbytes = 0;
+
+  const std::uint8_t* data() const { return buffer->data() + begin; }
+  std::int64_t numel() const { return shape.numel(); }
+  const char* dtype_name() const { return dtype_string(dtype); }
+};
+
+class SafetensorsFile {
+ public:
+  std::map<std::string, TensorEntry> tensors;
+  std::map<std::string, std::string> metadata;
+  std::string source = "<memory>";  // the path, for error messages
+
+  bool contains(const std::string& name) const { return tensors.count(name) > 0; }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& t : tensors) out.push_back(t.first);
+    return out;
+  }
+  const TensorEntry& entry(const std::string& name) const {
+    const auto it = tensors.find(name);
+    LATENT_CHECK(it != tensors.end(), "safetensors: '", source, "' has no tensor named '", name, "'");
+    return it->second;
+  }
+
+  // The tensor `name` as a Tensor<T>, converted from its stored dtype: any float or
+  // integer dtype to float/double (F64 to float rounds); integers and BOOL to integer
+  // types when every value fits; BOOL, or integers that are all 0 or 1, to bool.
+  // Floating-point data to an integer type is refused.
+  template <class T>
+  Tensor<T> get(const std::string& name) const;
+};
+
+namespace detail {
+
+template <class... Parts>
+[[noreturn]] void corrupt(const std::string& source, const Parts&... parts) {
+  fail("safetensors: '", source, "': ", parts...);
+}
+
+// One header entry, checked: fields, dtype, shape, offsets against the data size.
+inline TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
+                               std::size_t data_start, std::size_t data_size,
+                               std::size_t& rel_begin, std::size_t& rel_end) {
+  if (!info.is_object())
+    corrupt(source, "tensor '", name, "': expected an object, got ", info.kind_name());
+  for (const auto& member : info.as_object())
+    if (member.first != "dtype" && member.first != "shape" && member.first != "data_offsets")
+      corrupt(source, "tensor '", name, "': unknown field '", member.first, "'");
+  const Json* dtype = info.find("dtype");
+  const Json* shape = info.find("shape");
+  const Json* offsets = info.find("data_offsets");
+  if (!dtype || !shape || !offsets)
+    corrupt(source, "tensor '", name, "': missing field '",
+            !dtype ? "dtype" : !shape ? "shape" : "data_offsets", "'");
+  TensorEntry entry;
+  if (!dtype->is_string() || !parse_dtype(dtype->as_string(), entry.dtype))
+    corrupt(source, "tensor '", name, "': unknown dtype ", dtype->dump(),
+            " (supported: F64 F32 F16 BF16 I64 I32 I8 U8 BOOL)");
+  if (!shape->is_array()) corrupt(source, "tensor '", name, "': shape must be an array");
+  if (shape->size() > static_cast<std::size_t>(kMaxRank))
+    corrupt(source, "tensor '", name, "': rank ", shape->size(), " is beyond the supported maximum of ",
+            kMaxRank);
+  std::size_t numel = 1;
+  for (const Json& s : shape->as_array()) {
+    if (!s.is_integer() || s.as_int() < 0)
+      corrupt(source, "tensor '", name, "': shape ", shape->dump(), " must hold non-negative integers");
+    const auto size = static_cast<std::uint64_t>(s.as_int());
+    if (numel != 0 && size > (std::uint64_t(1) << 62) / numel)
+      corrupt(source, "tensor '", name, "': shape ", shape->dump(), " has too many elements");
+    numel *= static_cast<std::size_t>(size);
+    entry.shape.push_back(s.as_int());
+  }
+  if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_integer() ||
+      !(*offsets)[1].is_integer() || (*offsets)[0].as_int() < 0 || (*offsets)[1].as_int() < 0)
+    corrupt(source, "tensor '", name, "': data_offsets ", offsets->dump(),
+            " must be two non-negative integers [begin, end]");
+  const auto begin = static_cast<std::uint64_t>((*offsets)[0].as_int());
+  const auto end = static_cast<std::uint64_t>((*offsets)[1].as_int());
+  const std::size_t nbytes = checked_mul(numel, dtype_size(entry.dtype), "safetensors");
+  if (end < begin || end > data_size)
+    corrupt(source, "tensor '", name, "': data_offsets [", begin, ", ", end,
+            "] are out of range for a data section of ", data_size, " bytes");
+  if (end - begin != nbytes)
+    corrupt(source, "tensor '", name, "': data_offsets [", begin, ", ", end, "] hold ", end - begin,
+            " bytes, but ", entry.dtype_name(), " ", entry.shape, " needs ", nbytes);
+  rel_begin = static_cast<std::size_t>(begin);
+  rel_end = static_cast<std::size_t>(end);
+  entry.begin = data_start + rel_begin;
+  entry.nbytes = nbytes;
+  return entry;
+}
+
+}  // namespace detail
+
+constexpr std::uint64_t kSafetensorsMaxHeader = 100000000;  // as the reference implementation
+
+// Parses a whole file held in `bytes` (taken over, not copied).
+inline SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
+                                         const std::string& source = "<memory>") {
+  using detail::corrupt;
+  auto buffer = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
+  const std::size_t size = buffer->size();
+  if (size < 8) corrupt(source, "file has ", size, " bytes, too short for the 8-byte header length");
+  const std::uint64_t header_length = detail::load_le(buffer->data(), 8);
+  if (header_length > size - 8)
+    corrupt(source, "header length ", header_length, " exceeds the ", size - 8,
+            " bytes that follow it");
+  if (header_length > kSafetensorsMaxHeader)
+    corrupt(source, "header length ", header_length, " exceeds the limit of ", kSafetensorsMaxHeader);
+  const char* header = reinterpret_cast<const char*>(buffer->data() + 8);
+  const auto n = static_cast<std::size_t>(header_length);
+  if (n == 0 || header[0] != '{') corrupt(source, "the header must be a JSON object starting with '{'");
+  const Json root = Json::parse(header, n, "safetensors: '" + source + "': header");
+
+  SafetensorsFile file;
+  file.source = source;
+  const std::size_t data_start = 8 + n;
+  const std::size_t data_size = size - data_start;
+  struct Range {
+    std::size_t begin, end;
+    const std::string* name;
+  };
+  std::vector<Range> ranges;
+  for (const auto& member : root.as_object()) {
+    const std::string& name = member.first;
+    if (name == "__metadata__") {
+      if (!member.second.is_object()) corrupt(source, "__metadata__ must be an object of strings");
+      for (const auto& kv : member.second.as_object()) {
+        if (!kv.second.is_string())
+          corrupt(source, "__metadata__ value of '", kv.first, "' must be a string, got ", kv.second.kind_name());
+        file.metadata[kv.first] = kv.second.as_string();
+      }
+      continue;
+    }
+    std::size_t begin = 0, end = 0;
+    TensorEntry entry = detail::parse_entry(source, name, member.second, data_start, data_size, begin, end);
+    entry.buffer = buffer;
+    const auto inserted = file.tensors.emplace(name, std::move(entry));
+    ranges.push_back(Range{begin, end, &inserted.first->first});
+  }
+  // The byte ranges must tile [0, data_size) exactly.
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::size_t covered = 0;
+  const std::string* previous = nullptr;
+  for (const Range& r : ranges) {
+    if (r.begin < covered)
+      corrupt(source, "tensor '", *r.name, "' (bytes [", r.begin, ", ", r.end, ")) overlaps tensor '",
+              *previous, "', which ends at byte ", covered);
+    if (r.begin > covered)
+      corrupt(source, "tensor '", *r.name, "' starts at byte ", r.begin, ", leaving a gap of ",
+              r.begin - covered, " bytes after ", previous ? "tensor '" + *previous + "'" : "the header");
+    covered = r.end;
+    previous = r.name;
+  }
+  if (covered != data_size)
+    corrupt(source, "the data section has ", data_size - covered, " bytes after the last tensor (",
+            data_size, " bytes in all)");
+  return file;
+}
+
+inline SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
+                                         const std::string& source = "<memory>") {
+  LATENT_CHECK(data != nullptr || size == 0, "safetensors: null data");
+  return parse_safetensors(std::vector<std::uint8_t>(data, data + size), source);
+}
+
+inline SafetensorsFile load_safetensors(const std::string& path) {
+  return parse_safetensors(read_file(path), path);
+}
+
+template <class T>
+Tensor<T> SafetensorsFile::get(const std::string& name) const {
+  constexpr Dtype target = dtype_of<T>();
+  const TensorEntry& e = entry(name);
+  Tensor<T> out(e.shape);
+  T* dst = out.data();
+  const std::uint8_t* src = e.data();
+  const std::size_t step = dtype_size(e.dtype);
+  const auto n = static_cast<std::size_t>(e.numel());
+  if (std::is_floating_point<T>::value && dtype_is_float(e.dtype)) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(detail::load_float(e.dtype, src + i * step));
+    return out;
+  }
+  LATENT_CHECK(!dtype_is_float(e.dtype), "safetensors: '", source, "': tensor '", name, "' holds ",
+               e.dtype_name(), " values, which cannot be read as ", dtype_string(target),
+               " without losing their fractions");
+  std::int64_t lo = 0, hi = 0;
+  if (!std::is_floating_point<T>::value) detail::integer_range(target, lo, hi);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t v = detail::load_integer(e.dtype, src + i * step);
+    LATENT_CHECK(e.dtype != Dtype::BOOL || v <= 1, "safetensors: '", source, "': tensor '", name,
+                 "' is BOOL but element ", i, " holds byte ", v, " (expected 0 or 1)");
+    LATENT_CHECK(std::is_floating_point<T>::value || (v >= lo && v <= hi), "safetensors: '", source,
+                 "': tensor '", name, "' element ", i, " = ", v, " does not fit ", dtype_string(target));
+    dst[i] = static_cast<T>(v);
+  }
+  return out;
+}
+
+// ---- writing ----
+
+// Collects tensors and metadata, then writes them as one safetensors file. Tensors are laid
+// out by element size (largest first) then name, so each starts aligned to its element
+// size; the header is padded with spaces to a multiple of 8 bytes.
+class SafetensorsWriter {
+ public:
+  // Adds a tensor in its own dtype (float: F32, double: F64, int64: I64, ...).
+  template <class T>
+  SafetensorsWriter& add(const std::string& name, const Tensor<T>& t) {
+    return add_as(name, t, dtype_of<T>());
+  }
+  // Adds a tensor converted to `dtype`: floats to any float dtype (rounded to nearest
+  // even), integers to any dtype their values fit (checked).
+  template <class T>
+  SafetensorsWriter& add_as(const std::string& name, const Tensor<T>& t, Dtype dtype);
+  template <class T>
+  SafetensorsWriter& add_f16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::F16); }
+  template <class T>
+  SafetensorsWriter& add_bf16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::BF16); }
+
+  SafetensorsWriter& metadata(const std::string& key, const std::string& value) {
+    metadata_[key] = value;
+    return *this;
+  }
+  SafetensorsWriter& metadata(const std::map<std::string, std::string>& entries) {
+    for (const auto& kv : entries) metadata_[kv.first] = kv.second;
+    return *this;
+  }
+
+  bool contains(const std::string& name) const { return tensors_.count(name) > 0; }
+  std::vector<std::uint8_t> to_bytes() const;
+  // Writes the file atomically (io/file.hpp): a crash leaves the old file or the new one.
+  void write(const std::string& path) const {
+    const std::vector<std::uint8_t> bytes = to_bytes();
+    write_file_atomic(path, bytes);
+  }
+
+ private:
+  struct Pending {
+    Dtype dtype;
+    Shape shape;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::map<std::string, Pending> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+template <class T>
+SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tensor<T>& t, Dtype dtype) {
+  (void)dtype_of<T>();  // checks that T is a storable element type
+  LATENT_CHECK(t.defined(), "safetensors: tensor '", name, "' is undefined");
+  LATENT_CHECK(name != "__metadata__", "safetensors: '__metadata__' is reserved and cannot name a tensor");
+  LATENT_CHECK(!contains(name), "safetensors: a tensor named '", name, "' was already added");
+  LATENT_CHECK(!std::is_floating_point<T>::value || dtype_is_float(dtype), "safetensors: tensor '", name,
+               "' holds floating-point values; storing them as ", dtype_string(dtype),
+               " would lose their fractions");
+  Pending p{dtype, t.shape(), {}};
+  const auto n = static_cast<std::size_t>(t.numel());
+  if (n == 0) {
+    tensors_.emplace(name, std::move(p));
+    return *this;
+  }
+  const Tensor<T> c = latent::detail::contiguous_copy(t.detach());
+  const T* values = c.data();
+  const std::size_t step = dtype_size(dtype);
+  p.bytes.resize(checked_mul(n, step, "safetensors"));
+  std::uint8_t* out = p.bytes.data();
+  if (dtype_is_float(dtype)) {
+    for (std::size_t i = 0; i < n; ++i) detail::store_float(static_cast<double>(values[i]), dtype, out + i * step);
+  } else {
+    std::int64_t lo = 0, hi = 0;
+    detail::integer_range(dtype, lo, hi);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto v = static_cast<std::int64_t>(values[i]);
+      LATENT_CHECK(v >= lo && v <= hi, "safetensors: tensor '", name, "' element ", i, " = ", v,
+                   " does not fit ", dtype_string(dtype));
+      detail::store_le(static_cast<std::uint64_t>(v), out + i * step, step);
+    }
+  }
+  tensors_.emplace(name, std::move(p));
+  return *this;
+}
+
+inline std::vector<std::uint8_t> SafetensorsWriter::to_bytes() const {
+  std::vector<const std::pair<const std::string, Pending>*> order;
+  for (const auto& t : tensors_) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return dtype_size(a->second.dtype) > dtype_size(b->second.dtype);
+  });
+  Json header = Json::object();
+  if (!metadata_.empty()) {
+    Json meta = Json::object();
+    for (const auto& kv : metadata_) meta.set(kv.first, Json(kv.second));
+    header.set("__metadata__", std::move(meta));
+  }
+  std::size_t offset = 0;
+  for (const auto* t : order) {
+    Json shape = Json::array();
+    for (std::int64_t s : t->second.shape) shape.push_back(Json(static_cast<long long>(s)));
+    const std::size_t end = checked_add(offset, t->second.bytes.size(), "safetensors");
+    Json info = Json::object();
+    info.set("dtype", Json(dtype_string(t->second.dtype)));
+    info.set("shape", std::move(shape));
+    info.set("data_offsets", Json::array({Json(static_cast<long long>(offset)), Json(static_cast<long long>(end))}));
+    header.set(t->first, std::move(info));
+    offset = end;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  ByteWriter out;
+  out.u64_le(text.size());
+  out.bytes(text);
+  for (const auto* t : order) out.bytes(t->second.bytes.data(), t->second.bytes.size());
+  return out.release();
+}
+
+// Writes named tensors of one element type: any container of (name, Tensor<T>) pairs,
+// such as std::map<std::string, Tensor<float>> or a module's state dict.
+template <class Named>
+void save_safetensors(const std::string& path, const Named& tensors,
+                      const std::map<std::string, std::string>& metadata = {}) {
+  SafetensorsWriter writer;
+  for (const auto& named : tensors) writer.add(named.first, named.second);
+  writer.metadata(metadata).write(path);
+}
+
+// Every tensor of a file as a Tensor<T> (see SafetensorsFile::get for the conversions).
+template <class T>
+std::map<std::string, Tensor<T>> load_safetensors_as(const std::string& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  std::map<std::string, Tensor<T>> out;
+  for (const auto& t : file.tensors) out.emplace(t.first, file.get<T>(t.first));
+  return out;
+}
+
+}  // namespace latent::io
+// ---- latent/io/svg_plot.hpp ----
+// SVG line plots, for training curves: named series on shared axes, with ticks, a grid,
+// axis labels, a title, a legend and, if asked, a logarithmic y axis.
+//
+//   io::LinePlot plot("Training loss");
+//   plot.x_label("step").y_label("loss").log_y(true);
+//   plot.add("train", train_losses);                  // x = 0, 1, 2, ...
+//   plot.add("valid", valid_steps, valid_losses);
+//   plot.save("loss.svg");                            // or std::string svg = plot.to_svg();
+//
+// Points that are not finite (and, on a log axis, not positive) are left out and the line
+// breaks there, so a diverged run still draws.
+
+namespace latent::io {
+
+namespace detail {
+
+inline std::string svg_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+inline std::string svg_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  return text;
+}
+
+// A tick label: as many decimals as the step needs, or %g for very large or small values.
+inline std::string tick_label(double value, double step) {
+  if (std::fabs(value) < step * 1e-6) value = 0;
+  char text[32];
+  if (std::max(std::fabs(value), step) >= 1e5 || step < 1e-4) {
+    std::snprintf(text, sizeof text, "%g", value);
+  } else {
+    const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  }
+  return text;
+}
+
+// An axis: the range drawn and where its ticks go (in axis units: log10 of the value on a
+// log axis).
+struct Axis {
+  double lo = 0, hi = 1;
+  std::vector<std::pair<double, std::string>> ticks;  // (position, label)
+};
+
+// Linear ticks: the step is 1, 2 or 5 times a power of ten, the smallest that cuts
+// [lo, hi] into at most about `target` intervals; the range widens to whole steps.
+inline Axis linear_axis(double lo, double hi, int target = 6) {
+  const double raw = (hi - lo) / target;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10 * power;
+  for (double multiple : {1.0, 2.0, 5.0}) {
+    if (multiple * power >= raw * (1 - 1e-9)) {  // tolerate rounding in raw
+      step = multiple * power;
+      break;
+    }
+  }
+  Axis axis;
+  axis.lo = std::floor(lo / step + 1e-9) * step;
+  axis.hi = std::ceil(hi / step - 1e-9) * step;
+  for (double k = std::round(axis.lo / step); k * step <= axis.hi + step * 1e-6; k += 1) {
+    axis.ticks.push_back({k * step, tick_label(k * step, step)});
+  }
+  return axis;
+}
+
+// Log ticks (lo, hi are log10 of the values): whole decades, labelled 10^k; over few
+// decades also 2 and 5 times each; over many, every n-th decade.
+inline Axis log_axis(double lo, double hi) {
+  Axis axis;
+  axis.lo = std::floor(lo + 1e-9);
+  axis.hi = std::max(std::ceil(hi - 1e-9), axis.lo + 1);
+  const int decades = static_cast<int>(axis.hi - axis.lo);
+  const int every = std::max(1, (decades + 7) / 8);
+  for (int k = static_cast<int>(axis.lo); k <= static_cast<int>(axis.hi); ++k) {
+    for (double multiple : {1.0, 2.0, 5.0}) {
+      if (multiple != 1.0 && (decades > 2 || k == static_cast<int>(axis.hi))) continue;
+      if (multiple == 1.0 && (k - static_cast<int>(axis.lo)) % every != 0) continue;
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", multiple * std::pow(10.0, k));
+      axis.ticks.push_back({k + std::log10(multiple), text});
+    }
+  }
+  return axis;
+}
+
+}  // namespace detail
+
+class LinePlot {
+ public:
+  explicit LinePlot(std::string title = "") : title_(std::move(title)) {}
+
+  LinePlot& title(std::string text) { title_ = std::move(text); return *this; }
+  LinePlot& x_label(std::string text) { x_label_ = std::move(text); return *this; }
+  LinePlot& y_label(std::string text) { y_label_ = std::move(text); return *this; }
+  LinePlot& log_y(bool on = true) { log_y_ = on; return *this; }
+  LinePlot& size(int width, int height) {
+    LATENT_CHECK(width >= 200 && height >= 150, "LinePlot: size ", width, " x ", height,
+                 " is too small (at least 200 x 150)");
+    width_ = width;
+    height_ = height;
+    return *this;
+  }
+
+  // A series drawn against x = 0, 1, 2, ...
+  LinePlot& add(std::string name, const std::vector<double>& y) {
+    std::vector<double> x(y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i);
+    return add(std::move(name), std::move(x), y);
+  }
+  LinePlot& add(std::string name, std::vector<double> x, std::vector<double> y) {
+    LATENT_CHECK(x.size() == y.size(), "LinePlot::add: series '", name, "' has ", x.size(),
+                 " x values and ", y.size(), " y values");
+    series_.push_back({std::move(name), std::move(x), std::move(y)});
+    return *this;
+  }
+
+  std::string to_svg() const;
+
+  void save(const std::string& path) const { write_file_atomic(path, to_svg()); }
+
+ private:
+  struct Series {
+    std::string name;
+    std::vector<double> x, y;
+  };
+
+  // A point is drawn when both coordinates are finite (and y > 0 on a log axis); y is
+  // returned in axis units.
+  bool drawable(double x, double y, double& y_axis) const {
+    if (!std::isfinite(x) || !std::isfinite(y) || (log_y_ && y <= 0)) return false;
+    y_axis = log_y_ ? std::log10(y) : y;
+    return true;
+  }
+
+  std::string title_, x_label_, y_label_;
+  bool log_y_ = false;
+  int width_ = 640, height_ = 400;
+  std::vector<Series> series_;
+};
+
+inline std::string LinePlot::to_svg() const {
+  using detail::svg_escape;
+  using detail::svg_number;
+  static constexpr const char* kColours[10] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea",
+                                               "#ea580c", "#0891b2", "#db2777", "#65a30d",
+                                               "#4b5563", "#ca8a04"};
+  // Data range over the drawable points; an empty or flat range is widened.
+  const double infinity = std::numeric_limits<double>::infinity();
+  double x_lo = infinity, x_hi = -infinity, y_lo = infinity, y_hi = -infinity;
+  for (const Series& s : series_) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      double y = 0;
+      if (!drawable(s.x[i], s.y[i], y)) continue;
+      x_lo = std::min(x_lo, s.x[i]);
+      x_hi = std::max(x_hi, s.x[i]);
+      y_lo = std::min(y_lo, y);
+      y_hi = std::max(y_hi, y);
+    }
+  }
+  if (x_lo > x_hi) {  // nothing to draw: show an empty unit square
+    x_lo = y_lo = 0;
+    x_hi = y_hi = 1;
+  }
+  auto widen = [](double& lo, double& hi, double pad) {
+    if (hi - lo > 1e-12 * std::max(1.0, std::fabs(lo))) return;
+    lo -= pad;
+    hi += pad;
+  };
+  widen(x_lo, x_hi, std::max(1.0, std::fabs(x_lo) * 0.1));
+  widen(y_lo, y_hi, log_y_ ? 0.5 : std::max(1e-3, std::fabs(y_lo) * 0.1));
+  const detail::Axis x_axis = detail::linear_axis(x_lo, x_hi);
+  const detail::Axis y_axis = log_y_ ? detail::log_axis(y_lo, y_hi) : detail::linear_axis(y_lo, y_hi);
+
+  // The plot area, and the maps from axis units to pixels.
+  const double left = 80, right = width_ - 20.0, top = title_.empty() ? 20.0 : 40.0;
+  const double bottom = height_ - (x_label_.empty() ? 32.0 : 50.0);
+  auto px = [&](double x) { return left + (x - x_axis.lo) / (x_axis.hi - x_axis.lo) * (right - left); };
+  auto py = [&](double y) { return bottom - (y - y_axis.lo) / (y_axis.hi - y_axis.lo) * (bottom - top); };
+
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                    std::to_string(width_) + "\" height=\"" + std::to_string(height_) +
+                    "\" viewBox=\"0 0 " + std::to_string(width_) + " " +
+                    std::to_string(height_) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  if (!title_.empty()) {
+    svg += "<text x=\"" + svg_number(width_ / 2.0) + "\" y=\"24\" text-anchor=\"middle\" "
+           "font-size=\"16\">" + svg_escape(title_) + "</text>\n";
+  }
+  for (const auto& [x, label] : x_axis.ticks) {
+    const std::string at = svg_number(px(x));
+    svg += "<line x1=\"" + at + "\" y1=\"" + svg_number(top) + "\" x2=\"" + at + "\" y2=\"" +
+           svg_number(bottom) + "\" stroke=\"#e5e7eb\"/>\n";
+    svg += "<text x=\"" + at + "\" y=\"" + svg_number(bottom + 16) +
+           "\" text-anchor=\"middle\">" + svg_escape(label) + "</text>\n";
+  }
+  for (const auto& [y, label] : y_axis.ticks) {
+    const std::string at = svg_number(py(y));
+    svg += "<line x1=\"" + svg_number(left) + "\" y1=\"" + at + "\" x2=\"" + svg_number(right) +
+           "\" y2=\"" + at + "\" stroke=\"#e5e7eb\"/>\n";
+    svg += "<text x=\"" + svg_number(left - 6) + "\" y=\"" + svg_number(py(y) + 4) +
+           "\" text-anchor=\"end\">" + svg_escape(label) + "</text>\n";
+  }
+  svg += "<rect x=\"" + svg_number(left) + "\" y=\"" + svg_number(top) + "\" width=\"" +
+         svg_number(right - left) + "\" height=\"" + svg_number(bottom - top) +
+         "\" fill=\"none\" stroke=\"black\"/>\n";
+
+  // Each series: one polyline per unbroken run of points, a dot for a lone point.
+  for (std::size_t k = 0; k < series_.size(); ++k) {
+    const Series& s = series_[k];
+    const std::string colour = kColours[k % 10];
+    std::vector<std::pair<double, double>> run;
+    auto flush = [&] {
+      if (run.size() == 1) {
+        svg += "<circle cx=\"" + svg_number(run[0].first) + "\" cy=\"" +
+               svg_number(run[0].second) + "\" r=\"2\" fill=\"" + colour + "\"/>\n";
+      } else if (run.size() > 1) {
+        svg += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"1.5\" points=\"";
+        for (std::size_t i = 0; i < run.size(); ++i) {
+          svg += (i ? " " : "") + svg_number(run[i].first) + "," + svg_number(run[i].second);
+        }
+        svg += "\"/>\n";
+      }
+      run.clear();
+    };
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      double y = 0;
+      if (drawable(s.x[i], s.y[i], y)) {
+        run.push_back({px(s.x[i]), py(y)});
+      } else {
+        flush();
+      }
+    }
+    flush();
+  }
+
+  // Legend, top right inside the plot area.
+  if (!series_.empty()) {
+    std::size_t longest = 0;
+    for (const Series& s : series_) longest = std::max(longest, s.name.size());
+    const double box_width = 36 + 7.0 * static_cast<double>(longest);
+    const double box_x = right - 8 - box_width, box_y = top + 8;
+    svg += "<rect x=\"" + svg_number(box_x) + "\" y=\"" + svg_number(box_y) + "\" width=\"" +
+           svg_number(box_width) + "\" height=\"" +
+           svg_number(8 + 18.0 * static_cast<double>(series_.size())) +
+           "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#9ca3af\"/>\n";
+    for (std::size_t k = 0; k < series_.size(); ++k) {
+      const double y = box_y + 16 + 18.0 * static_cast<double>(k);
+      svg += "<line x1=\"" + svg_number(box_x + 6) + "\" y1=\"" + svg_number(y - 4) +
+             "\" x2=\"" + svg_number(box_x + 26) + "\" y2=\"" + svg_number(y - 4) +
+             "\" stroke=\"" + kColours[k % 10] + "\" stroke-width=\"2\"/>\n";
+      svg += "<text x=\"" + svg_number(box_x + 30) + "\" y=\"" + svg_number(y) + "\">" +
+             svg_escape(series_[k].name) + "</text>\n";
+    }
+  }
+  if (!x_label_.empty()) {
+    svg += "<text x=\"" + svg_number((left + right) / 2) + "\" y=\"" + svg_number(height_ - 10.0) +
+           "\" text-anchor=\"middle\">" + svg_escape(x_label_) + "</text>\n";
+  }
+  if (!y_label_.empty()) {
+    const std::string cy = svg_number((top + bottom) / 2);
+    svg += "<text x=\"16\" y=\"" + cy + "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " +
+           cy + ")\">" + svg_escape(y_label_) + "</text>\n";
+  }
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace latent::io
+// ---- latent/nn.hpp ----
+// latent::nn: Module<T>, containers, layers and initialisation, as torch.nn; the
+// functional forms are in nn/functional.hpp.
+
+// ---- latent/nn/attention.hpp ----
+// Multi-head attention, as torch.nn.MultiheadAttention with batch_first=True:
+//
+//   Q = query W_q^T + b_q,  K = key W_k^T + b_k,  V = value W_v^T + b_v     [B, L|S, E]
+//   head h (of H, width D = E / H): O_h = softmax(Q_h K_h^T / sqrt(D) + mask) V_h
+//   output = concat(O_1 .. O_H) W_o^T + b_o                                  [B, L, E]
+//
+// W_q, W_k, W_v are the three row blocks of one parameter in_proj_weight [3E, E] (and
+// in_proj_bias [3E]); the output projection is the Linear submodule out_proj. The state
+// dict keys are PyTorch's (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias)
+// and its default initialisation too: in_proj_weight Xavier-uniform, out_proj.weight
+// U(-1/sqrt(E), 1/sqrt(E)), both biases zero.
+//
+// Masks, as PyTorch's module takes them: key_padding_mask [B, S] (true = this key is
+// padding, ignore it); attn_mask [L, S] or [B*H, L, S], either additive (float, added to
+// the scores) or boolean (true = this pair may NOT attend; note that this is the opposite
+// of scaled_dot_product_attention's boolean mask); is_causal forbids key j > query i.
+// Unlike PyTorch's hint of the same name, is_causal here applies the causal mask by itself.
+// A query whose every key is masked gets NaN, as in PyTorch. Dropout (training mode only)
+// drops attention weights, drawn from the Generator given at construction.
+//
+// Incremental decoding: forward_step(x_new, cache) runs causal self-attention for new
+// positions given the keys and values of the earlier ones (KVCache), and appends its own;
+// it gives what the full causal forward gives at those positions.
+
+// ---- latent/nn/functional/attention.hpp ----
+// Scaled dot-product attention, as torch.nn.functional.scaled_dot_product_attention:
+//
+//   attention(Q, K, V) = softmax(Q K^T * scale + mask) V,   scale = 1 / sqrt(E) by default
+//
+// for queries Q [..., L, E], keys K [..., S, E] and values V [..., S, Ev] (leading dims
+// broadcast), giving [..., L, Ev]. Row i of the L x S score matrix says how much query i
+// attends to each key. The mask is either additive (a float tensor broadcastable to
+// [..., L, S], -inf forbids a pair) or boolean (true = the pair takes part, false = -inf);
+// is_causal forbids key j for query i when j > i (the top-left triangle, also when L != S).
+// A query whose every key is forbidden gets a row of NaN, as in PyTorch. With dropout_p > 0
+// the attention weights go through dropout (drawn from the given Generator).
+//
+// It is built from differentiable ops (matmul, softmax, masked_fill, dropout), so first
+// and second derivatives come from theirs, for the queries, keys, values and an additive
+// mask alike.
+
+// ---- latent/nn/functional/dropout.hpp ----
+// Dropout, as torch.nn.functional.dropout / dropout2d.
+//
+// In training, each element is kept with probability 1 - p and scaled by 1 / (1 - p)
+// (inverted dropout), so the expected value of the output equals the input and nothing
+// needs rescaling at evaluation time, when the input passes through unchanged:
+//   y = x * m / (1 - p),   m ~ Bernoulli(1 - p)
+// The gradient is g * m / (1 - p). The mask is drawn from the Generator (fill_bernoulli),
+// so a given seed and generator state give the same mask on any thread count.
+// dropout2d draws one m per channel (x [N, C, H, W] or [C, H, W]) and zeroes whole
+// feature maps.
+
+namespace latent {
+namespace detail {
+
+// m / (1 - p) with m ~ Bernoulli(1 - p), of the given shape (all zeros when p = 1).
+template <class T>
+Tensor<T> dropout_mask(const Shape& shape, double p, Generator& gen) {
+  Tensor<T> mask(shape);
+  gen.fill_bernoulli(mask.data(), mask.numel(), 1.0 - p);
+  const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
+  T* m = mask.data();
+  for (std::int64_t i = 0; i < mask.numel(); ++i) m[i] *= scale;
+  return mask;
+}
+
+inline void check_dropout_probability(double p, const char* op) {
+  LATENT_CHECK(p >= 0.0 && p <= 1.0, op, ": dropout probability has to be between 0 and 1, got ", p);
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// Zeroes each element with probability p in training and scales the rest by 1 / (1 - p);
+// returns x itself when not training or when p = 0.
+template <class T>
+Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
+  latent::detail::check_dropout_probability(p, "dropout");
+  if (!training || p == 0.0) return x;
+  return x * latent::detail::dropout_mask<T>(x.shape(), p, gen);
+}
+
+// Zeroes whole channels: x is [N, C, H, W] (or [C, H, W]) and each of its N * C (or C)
+// feature maps is kept, scaled by 1 / (1 - p), or zeroed, with probability p.
+template <class T>
+Tensor<T> dropout2d(const Tensor<T>& x, double p, bool training, Generator& gen) {
+  latent::detail::check_dropout_probability(p, "dropout2d");
+  LATENT_CHECK(x.dim() == 3 || x.dim() == 4, "dropout2d: expects an input of shape [N, C, H, W] or [C, H, W], got ",
+               x.shape());
+  if (!training || p == 0.0) return x;
+  Shape mask_shape = x.shape();
+  mask_shape[x.dim() - 1] = 1;
+  mask_shape[x.dim() - 2] = 1;
+  return x * latent::detail::dropout_mask<T>(mask_shape, p, gen);
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/softmax.hpp ----
+// softmax and log_softmax along any dim, as torch.nn.functional.
+//
+//   softmax(x)_i     = exp(x_i - m) / sum_j exp(x_j - m)
+//   log_softmax(x)_i = x_i - m - log(sum_j exp(x_j - m))
+// with m = max_j x_j: subtracting the maximum changes nothing mathematically and keeps
+// every exp in (0, 1], so nothing overflows and the sum is at least 1.
+//
+// Gradients, with y the output and sums along the dim:
+//   softmax:     dx = y * (g - sum(g * y))
+//   log_softmax: dx = g - exp(y) * sum(g)
+// An ordinary backward computes them in one fused pass; a backward that must itself be
+// differentiable (create_graph) writes them with differentiable ops on the saved output,
+// so second derivatives work.
+//
+// Layout: the input is viewed as a contiguous [outer, n, inner] block, n the size of the
+// dim. Each of the `outer` slabs of n x inner values is independent: a contiguous row when
+// inner = 1 (the last dim), else n rows of `inner` values reduced column by column. Slabs
+// are spread over threads, and within a slab every sum runs in a fixed order, so results
+// do not depend on the thread count.
+
+namespace latent {
+namespace detail {
+
+// The sizes of a tensor around dim d: [outer, n, inner].
+struct SoftmaxLayout {
+  std::int64_t outer = 1, n = 1, inner = 1;
+};
+
+inline SoftmaxLayout softmax_layout(const Shape& shape, int d) {
+  SoftmaxLayout l;
+  for (int i = 0; i < shape.size(); ++i) {
+    if (i < d) l.outer *= shape[i];
+    if (i == d) l.n = shape[i];
+    if (i > d) l.inner *= shape[i];
+  }
+  return l;
+}
+
+// ---- one row of n contiguous values (softmax along the last dim) ----
+
+// The largest of n values, in 8 running lanes (a NaN may be missed: it makes the whole
+// row NaN anyway, through the sum of the exponentials).
+template <class T>
+T softmax_row_max(const T* x, std::int64_t n) {
+  T lanes[8];
+  std::fill(lanes, lanes + 8, -std::numeric_limits<T>::infinity());
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] = x[i + j] > lanes[j] ? x[i + j] : lanes[j];
+  T m = -std::numeric_limits<T>::infinity();
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int j = 0; j < 8; ++j) m = lanes[j] > m ? lanes[j] : m;
+  return m;
+}
+
+template <class T, bool Log>
+void softmax_row(const T* LATENT_RESTRICT x, T* LATENT_RESTRICT y, std::int64_t n) {
+  const T max = softmax_row_max(x, n);
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] - max;
+  kernels::exp(y, y, n);
+  const T total = kernels::sum(y, n);
+  if constexpr (Log) {
+    const T log_total = std::log(total);
+    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] - max - log_total;
+  } else {
+    const T scale = T(1) / total;
+    for (std::int64_t i = 0; i < n; ++i) y[i] *= scale;
+  }
+}
+
+// softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g).
+template <class T, bool Log>
+void softmax_backward_row(const T* LATENT_RESTRICT y, const T* LATENT_RESTRICT g, T* LATENT_RESTRICT dx,
+                          std::int64_t n) {
+  if constexpr (Log) {
+    const T total = kernels::sum(g, n);
+    kernels::exp(y, dx, n);
+    for (std::int64_t i = 0; i < n; ++i) dx[i] = g[i] - dx[i] * total;
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) dx[i] = g[i] * y[i];
+    const T dot = kernels::sum(dx, n);
+    for (std::int64_t i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - dot);
+  }
+}
+
+// ---- a slab of n x inner values, the dim strided by inner (softmax along another dim) ----
+// Each step runs over whole rows of `inner` values, so the inner loops stay contiguous.
+
+template <class T, bool Log>
+void softmax_columns(const T* LATENT_RESTRICT x, T* LATENT_RESTRICT y, std::int64_t n, std::int64_t inner,
+                     T* LATENT_RESTRICT scratch) {
+  T* LATENT_RESTRICT max = scratch;
+  T* LATENT_RESTRICT total = scratch + inner;
+  std::fill(max, max + inner, -std::numeric_limits<T>::infinity());
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < inner; ++j) max[j] = x[i * inner + j] > max[j] ? x[i * inner + j] : max[j];
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < inner; ++j) y[i * inner + j] = x[i * inner + j] - max[j];
+  kernels::exp(y, y, n * inner);
+  std::fill(total, total + inner, T(0));
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < inner; ++j) total[j] += y[i * inner + j];
+  if constexpr (Log) {
+    for (std::int64_t j = 0; j < inner; ++j) total[j] = std::log(total[j]);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j) y[i * inner + j] = x[i * inner + j] - max[j] - total[j];
+  } else {
+    for (std::int64_t j = 0; j < inner; ++j) total[j] = T(1) / total[j];
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j) y[i * inner + j] *= total[j];
+  }
+}
+
+template <class T, bool Log>
+void softmax_backward_columns(const T* LATENT_RESTRICT y, const T* LATENT_RESTRICT g, T* LATENT_RESTRICT dx,
+                              std::int64_t n, std::int64_t inner, T* LATENT_RESTRICT scratch) {
+  T* LATENT_RESTRICT total = scratch;
+  std::fill(total, total + inner, T(0));
+  if constexpr (Log) {
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j) total[j] += g[i * inner + j];
+    kernels::exp(y, dx, n * inner);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j)
+        dx[i * inner + j] = g[i * inner + j] - dx[i * inner + j] * total[j];
+  } else {
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j) total[j] += g[i * inner + j] * y[i * inner + j];
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < inner; ++j)
+        dx[i * inner + j] = y[i * inner + j] * (g[i * inner + j] - total[j]);
+  }
+}
+
+// One slab, forward or backward, by layout.
+template <class T, bool Log>
+void softmax_slab(const T* x, T* y, std::int64_t n, std::int64_t inner, T* scratch) {
+  if (inner == 1)
+    softmax_row<T, Log>(x, y, n);
+  else
+    softmax_columns<T, Log>(x, y, n, inner, scratch);
+}
+template <class T, bool Log>
+void softmax_backward_slab(const T* y, const T* g, T* dx, std::int64_t n, std::int64_t inner, T* scratch) {
+  if (inner == 1)
+    softmax_backward_row<T, Log>(y, g, dx, n);
+  else
+    softmax_backward_columns<T, Log>(y, g, dx, n, inner, scratch);
+}
+
+// Calls slab(offset, n, inner, scratch) for every slab of a contiguous tensor of `shape`
+// around dim d (offset: the slab's first element), slabs split over threads.
+template <class T, class Slab>
+void for_each_softmax_slab(const Shape& shape, int d, Slab slab) {
+  const SoftmaxLayout l = softmax_layout(shape, d);
+  const std::int64_t slab_size = l.n * l.inner;
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(slab_size, 1));
+  parallel_for(0, l.outer, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> scratch(static_cast<std::size_t>(2 * l.inner));
+    for (std::int64_t o = begin; o < end; ++o) slab(o * slab_size, l.n, l.inner, scratch.data());
+  });
+}
+
+template <class T, bool Log>
+Tensor<T> softmax_forward(const Tensor<T>& x, int d) {
+  const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+  Tensor<T> out(x.shape());
+  const T* in = xc.data();
+  T* y = out.data();
+  for_each_softmax_slab<T>(x.shape(), d,
+                           [&](std::int64_t at, std::int64_t n, std::int64_t inner, T* scratch) {
+                             softmax_slab<T, Log>(in + at, y + at, n, inner, scratch);
+                           });
+  return out;
+}
+
+template <class T, bool Log>
+Tensor<T> softmax_backward_fused(const Tensor<T>& y, const Tensor<T>& g, int d) {
+  const Tensor<T> yc = y.is_contiguous() ? y.detach() : contiguous_copy(y);
+  const Tensor<T> gc = g.is_contiguous() ? g.detach() : contiguous_copy(g);
+  Tensor<T> dx(y.shape());
+  const T* yp = yc.data();
+  const T* gp = gc.data();
+  T* out = dx.data();
+  for_each_softmax_slab<T>(y.shape(), d,
+                           [&](std::int64_t at, std::int64_t n, std::int64_t inner, T* scratch) {
+                             softmax_backward_slab<T, Log>(yp + at, gp + at, out + at, n, inner, scratch);
+                           });
+  return dx;
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// softmax(x) along dim: non-negative values that sum to 1 along dim.
+template <class T>
+Tensor<T> softmax(const Tensor<T>& x, std::int64_t dim) {
+  static_assert(std::is_floating_point<T>::value, "softmax: needs a floating-point tensor");
+  const int d = wrap_dim(dim, x.dim(), "softmax");
+  Tensor<T> out = latent::detail::softmax_forward<T, false>(x, d);
+  return record_using_output<T>(out, "softmax", {&x}, [d](const Tensor<T>& g, const Tensor<T>& y) {
+    if (!is_grad_enabled())
+      return std::vector<Tensor<T>>{latent::detail::softmax_backward_fused<T, false>(y, g, d)};
+    return std::vector<Tensor<T>>{y * (g - (g * y).sum(d, true))};
+  });
+}
+
+// log_softmax(x) along dim: log(softmax(x)), computed without taking the log of a
+// quotient, so that it stays accurate (and finite) where softmax underflows to 0.
+template <class T>
+Tensor<T> log_softmax(const Tensor<T>& x, std::int64_t dim) {
+  static_assert(std::is_floating_point<T>::value, "log_softmax: needs a floating-point tensor");
+  const int d = wrap_dim(dim, x.dim(), "log_softmax");
+  Tensor<T> out = latent::detail::softmax_forward<T, true>(x, d);
+  return record_using_output<T>(out, "log_softmax", {&x}, [d](const Tensor<T>& g, const Tensor<T>& y) {
+    if (!is_grad_enabled())
+      return std::vector<Tensor<T>>{latent::detail::softmax_backward_fused<T, true>(y, g, d)};
+    return std::vector<Tensor<T>>{g - exp(y) * g.sum(d, true)};
+  });
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+
+namespace latent {
+namespace detail {
+
+template <class T>
+Tensor<T> attention(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                    const Tensor<T>& additive_mask, const Tensor<bool>& keep_mask, double dropout_p,
+                    bool is_causal, std::optional<double> scale, Generator* gen) {
+  const char* op = "scaled_dot_product_attention";
+  LATENT_CHECK(query.dim() >= 2 && key.dim() >= 2 && value.dim() >= 2, op,
+               ": query, key and value need at least 2 dims, got ", query.shape(), ", ", key.shape(), " and ",
+               value.shape());
+  const std::int64_t e = query.size(-1), l = query.size(-2), s = key.size(-2);
+  LATENT_CHECK(key.size(-1) == e, op, ": query of shape ", query.shape(), " and key of shape ", key.shape(),
+               " differ in their last dim (the embedding size)");
+  LATENT_CHECK(value.size(-2) == s, op, ": key of shape ", key.shape(), " and value of shape ", value.shape(),
+               " differ in the number of keys (dim -2)");
+  LATENT_CHECK(!(is_causal && (additive_mask.defined() || keep_mask.defined())), op,
+               ": pass either attn_mask or is_causal, not both");
+  LATENT_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0, op, ": dropout_p must be in [0, 1], got ", dropout_p);
+  LATENT_CHECK(dropout_p == 0.0 || gen != nullptr, op, ": dropout_p > 0 needs a Generator");
+
+  const T factor = static_cast<T>(scale ? *scale : 1.0 / std::sqrt(static_cast<double>(e)));
+  Tensor<T> scores = matmul(query, key.transpose(-2, -1)) * factor;
+  const T minus_inf = -std::numeric_limits<T>::infinity();
+  if (is_causal) scores = masked_fill(scores, triangle_mask(l, s, 1, false), minus_inf);
+  if (keep_mask.defined()) scores = masked_fill(scores, logical_not(keep_mask), minus_inf);
+  if (additive_mask.defined()) scores = scores + additive_mask;
+  Tensor<T> weights = nn::functional::softmax(scores, -1);
+  if (dropout_p > 0.0) weights = nn::functional::dropout(weights, dropout_p, true, *gen);
+  return matmul(weights, value);
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// With an additive float mask (or none: Tensor<T>()). scale defaults to 1 / sqrt(E).
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                                       const Tensor<T>& attn_mask = Tensor<T>(), double dropout_p = 0.0,
+                                       bool is_causal = false, std::optional<double> scale = std::nullopt,
+                                       Generator* gen = nullptr) {
+  return latent::detail::attention(query, key, value, attn_mask, Tensor<bool>(), dropout_p, is_causal, scale, gen);
+}
+
+// With a boolean mask: true where query i may attend to key j.
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                                       const Tensor<bool>& attn_mask, double dropout_p = 0.0, bool is_causal = false,
+                                       std::optional<double> scale = std::nullopt, Generator* gen = nullptr) {
+  return latent::detail::attention(query, key, value, Tensor<T>(), attn_mask, dropout_p, is_causal, scale, gen);
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/linear.hpp ----
+// linear: the affine map of a fully connected layer (torch.nn.functional.linear),
+//   y = x W^T + b,   x [..., in], weight W [out, in], bias b [out] (optional), y [..., out].
+// The forward is one GEMM over all leading dims at once, with the bias written into the
+// output first and accumulated into (beta = 1), so the bias add costs no extra pass.
+//
+// Gradient, with output gradient G [..., out] and X, G flattened to rows:
+//   dx = G W,   dW = G^T X,   db = sum of G over rows.
+// They are written with matmul and sum, so second derivatives work.
+
+namespace latent::nn::functional {
+
+template <class T>
+Tensor<T> linear(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
+  static_assert(std::is_floating_point<T>::value, "linear: needs a floating-point tensor");
+  LATENT_CHECK(weight.dim() == 2, "linear: weight must be a matrix [out_features, in_features], got shape ",
+               weight.shape());
+  const std::int64_t out_features = weight.shape()[0], in_features = weight.shape()[1];
+  LATENT_CHECK(input.dim() >= 1 && input.shape()[input.dim() - 1] == in_features, "linear: input of shape ",
+               input.shape(), " does not end in in_features = ", in_features, " (weight of shape ",
+               weight.shape(), ")");
+  LATENT_CHECK(!bias.defined() || bias.shape() == Shape{out_features}, "linear: bias must have shape [",
+               out_features, "], got ", bias.shape());
+
+  Shape out_shape = input.shape();
+  out_shape[out_shape.size() - 1] = out_features;
+  Tensor<T> out(out_shape);
+  const std::int64_t rows = in_features == 0 ? input.numel() : input.numel() / in_features;
+  if (out.numel() > 0) {
+    // C starts as the bias in every row (or is ignored, beta = 0), then C += X W^T.
+    T* c = out.data();
+    if (bias.defined()) {
+      const std::vector<T> b = bias.to_vector();
+      for (std::int64_t r = 0; r < rows; ++r) std::copy(b.begin(), b.end(), c + r * out_features);
+    }
+    const T beta = bias.defined() ? T(1) : T(0);
+    if (in_features == 0) {
+      if (!bias.defined()) std::fill(c, c + out.numel(), T(0));
+    } else {
+      const Tensor<T> x = input.is_contiguous() ? input.detach() : latent::detail::contiguous_copy(input);
+      // B[k, o] = W[o, k]: W read through its strides, transposed for free.
+      kernels::gemm<T>(rows, out_features, in_features, T(1), x.data(), in_features, 1, weight.data(),
+                       weight.strides()[1], weight.strides()[0], beta, c, out_features, 1);
+    }
+  }
+
+  const bool gx = input.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  return record<T>(out, "linear", {&input, &weight, &bias}, [input, weight, gx, gw, gb, rows, out_features,
+                                                             in_features](const Tensor<T>& g) {
+    const Tensor<T> g_rows = g.reshape({rows, out_features});
+    return std::vector<Tensor<T>>{
+        gx ? matmul(g, weight) : Tensor<T>(),
+        gw ? matmul(g_rows.t(), input.reshape({rows, in_features})) : Tensor<T>(),
+        gb ? g_rows.sum(0) : Tensor<T>()};
+  });
+}
+
+}  // namespace latent::nn::functional
+// ---- latent/nn/init.hpp ----
+// Parameter initialisation, as torch.nn.init: every function fills a tensor in place
+// (under no-grad) from a Generator and returns it.
+//
+// fan_in / fan_out of a weight [out, in, k...] are in * prod(k) and out * prod(k).
+//   xavier_uniform_: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))
+//   xavier_normal_:  N(0, s^2), s = gain * sqrt(2 / (fan_in + fan_out))
+//   kaiming_uniform_: U(-b, b), b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
+//   kaiming_normal_:  N(0, s^2), s = gain / sqrt(fan)
+//   orthogonal_: the Q of a QR decomposition of a Gaussian matrix (signs fixed by R's
+//                diagonal), scaled by gain.
+
+namespace latent::nn::init {
+
+// (fan_in, fan_out) of a weight of rank >= 2.
+inline std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const Shape& shape) {
+  LATENT_CHECK(shape.size() >= 2, "init: fan in and fan out need a tensor of rank >= 2, got shape ",
+               shape);
+  std::int64_t receptive = 1;
+  for (int i = 2; i < shape.size(); ++i) receptive *= shape[i];
+  return {shape[1] * receptive, shape[0] * receptive};
+}
+
+// The recommended gain for a nonlinearity, as torch.nn.init.calculate_gain.
+inline double calculate_gain(const std::string& nonlinearity, double param = 0.01) {
+  if (nonlinearity == "linear" || nonlinearity == "sigmoid" || nonlinearity.rfind("conv", 0) == 0)
+    return 1.0;
+  if (nonlinearity == "tanh") return 5.0 / 3;
+  if (nonlinearity == "relu") return std::sqrt(2.0);
+  if (nonlinearity == "leaky_relu") return std::sqrt(2.0 / (1 + param * param));
+  if (nonlinearity == "selu") return 3.0 / 4;
+  fail("calculate_gain: unsupported nonlinearity '", nonlinearity, "'");
+}
+
+namespace detail {
+// Writes fresh values into t (which may be a view) under no-grad.
+template <class T, class Fill>
+Tensor<T>& fill_with(Tensor<T>& t, Fill fill) {
+  Tensor<T> fresh(t.shape());
+  fill(fresh.data(), fresh.numel());
+  NoGradGuard no_grad;
+  t.copy_(fresh);
+  return t;
+}
+inline std::int64_t fan(const Shape& shape, const std::string& mode) {
+  const auto f = calculate_fan_in_and_fan_out(shape);
+  LATENT_CHECK(mode == "fan_in" || mode == "fan_out", "init: mode must be 'fan_in' or 'fan_out', got '",
+               mode, "'");
+  return mode == "fan_in" ? f.first : f.second;
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T>& uniform_(Tensor<T>& t, Generator& gen, double a = 0, double b = 1) {
+  return detail::fill_with(t, [&](T* p, std::int64_t n) { gen.fill_uniform(p, n, static_cast<T>(a), static_cast<T>(b)); });
+}
+template <class T>
+Tensor<T>& normal_(Tensor<T>& t, Generator& gen, double mean = 0, double stddev = 1) {
+  return detail::fill_with(t, [&](T* p, std::int64_t n) { gen.fill_normal(p, n, static_cast<T>(mean), static_cast<T>(stddev)); });
+}
+template <class T>
+Tensor<T>& constant_(Tensor<T>& t, double value) {
+  NoGradGuard no_grad;
+  t.fill_(static_cast<T>(value));
+  return t;
+}
+template <class T>
+Tensor<T>& zeros_(Tensor<T>& t) { return constant_(t, 0.0); }
+template <class T>
+Tensor<T>& ones_(Tensor<T>& t) { return constant_(t, 1.0); }
+
+template <class T>
+Tensor<T>& xavier_uniform_(Tensor<T>& t, Generator& gen, double gain = 1) {
+  const auto f = calculate_fan_in_and_fan_out(t.shape());
+  const double a = gain * std::sqrt(6.0 / double(f.first + f.second));
+  return uniform_(t, gen, -a, a);
+}
+template <class T>
+Tensor<T>& xavier_normal_(Tensor<T>& t, Generator& gen, double gain = 1) {
+  const auto f = calculate_fan_in_and_fan_out(t.shape());
+  return normal_(t, gen, 0.0, gain * std::sqrt(2.0 / double(f.first + f.second)));
+}
+template <class T>
+Tensor<T>& kaiming_uniform_(Tensor<T>& t, Generator& gen, double a = 0, const std::string& mode = "fan_in",
+                            const std::string& nonlinearity = "leaky_relu") {
+  const double bound = calculate_gain(nonlinearity, a) * std::sqrt(3.0 / double(detail::fan(t.shape(), mode)));
+  return uniform_(t, gen, -bound, bound);
+}
+template <class T>
+Tensor<T>& kaiming_normal_(Tensor<T>& t, Generator& gen, double a = 0, const std::string& mode = "fan_in",
+                           const std::string& nonlinearity = "leaky_relu") {
+  const double stddev = calculate_gain(nonlinearity, a) / std::sqrt(double(detail::fan(t.shape(), mode)));
+  return normal_(t, gen, 0.0, stddev);
+}
+
+// Q of the QR decomposition (modified Gram-Schmidt in double precision) of a Gaussian
+// matrix of the tensor's shape flattened to [rows, cols]; rows <= cols uses the transpose.
+template <class T>
+Tensor<T>& orthogonal_(Tensor<T>& t, Generator& gen, double gain = 1) {
+  LATENT_CHECK(t.dim() >= 2, "orthogonal_: needs a tensor of rank >= 2, got shape ", t.shape());
+  const std::int64_t rows = t.shape()[0], cols = t.numel() / std::max<std::int64_t>(rows, 1);
+  const bool transpose = rows < cols;
+  const std::int64_t m = transpose ? cols : rows, n = transpose ? rows : cols;  // m >= n
+  std::vector<double> a(static_cast<std::size_t>(m * n));
+  gen.fill_normal(a.data(), m * n, 0.0, 1.0);
+  // Columns of a (m x n, column j at a[j*m ...]) made orthonormal one after another.
+  for (std::int64_t j = 0; j < n; ++j) {
+    double* q = &a[static_cast<std::size_t>(j * m)];
+    for (std::int64_t k = 0; k < j; ++k) {
+      const double* p = &a[static_cast<std::size_t>(k * m)];
+      double dot = 0;
+      for (std::int64_t i = 0; i < m; ++i) dot += p[i] * q[i];
+      for (std::int64_t i = 0; i < m; ++i) q[i] -= dot * p[i];
+    }
+    double norm = 0;
+    for (std::int64_t i = 0; i < m; ++i) norm += q[i] * q[i];
+    norm = std::sqrt(norm);
+    LATENT_CHECK(norm > 0, "orthogonal_: degenerate random matrix");
+    for (std::int64_t i = 0; i < m; ++i) q[i] /= norm;
+  }
+  return detail::fill_with(t, [&](T* out, std::int64_t) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        // Element (r, c) of Q (m x n) or of Q^T when transposed.
+        const double v = transpose ? a[static_cast<std::size_t>(r * m + c)] : a[static_cast<std::size_t>(c * m + r)];
+        out[r * cols + c] = static_cast<T>(gain * v);
+      }
+  });
+}
+
+}  // namespace latent::nn::init
+// ---- latent/nn/linear.hpp ----
+// Linear: y = x W^T + b, with W [out, in] and b [out], initialised as PyTorch does:
+// W ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming-uniform with a = sqrt 5) and b likewise.
+
+// ---- latent/nn/module.hpp ----
+// Module<T>: the base of every layer and model, as torch.nn.Module.
+//
+// A module registers its parameters, buffers and submodules by name; the registered
+// tensors share storage and autograd state with the module's own members, so the two stay
+// one and the same tensor. Names compose with dots, so a model's state_dict() keys are
+// PyTorch's ("blocks.0.attn.qkv.weight") and weights cross over in both directions.
+
+namespace latent::nn {
+
+// A model's state by name: floating-point parameters and buffers, and integer buffers
+// (BatchNorm's num_batches_tracked). Keys are sorted, as in a safetensors file.
+template <class T>
+struct StateDict {
+  std::map<std::string, Tensor<T>> tensors;
+  std::map<std::string, Tensor<std::int64_t>> integers;
+
+  bool contains(const std::string& key) const { return tensors.count(key) || integers.count(key); }
+  std::size_t size() const { return tensors.size() + integers.size(); }
+  Tensor<T>& operator[](const std::string& key) { return tensors[key]; }
+  const Tensor<T>& at(const std::string& key) const {
+    auto it = tensors.find(key);
+    LATENT_CHECK(it != tensors.end(), "state_dict: no tensor named '", key, "'");
+    return it->second;
+  }
+  std::vector<std::string> keys() const {
+    std::vector<std::string> k;
+    for (const auto& e : tensors) k.push_back(e.first);
+    for (const auto& e : integers) k.push_back(e.first);
+    return k;
+  }
+};
+
+template <class T>
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // The layer's name for messages ("Linear", "Conv2d", ...).
+  virtual std::string name() const { return "Module"; }
+
+  // The single-tensor forward pass, for modules that have one (Sequential calls it).
+  virtual Tensor<T> forward(const Tensor<T>& x) {
+    (void)x;
+    fail(name(), ": this module does not take a single tensor; call its own forward()");
+  }
+  Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
+
+  // ---- registration ----
+  // Registers a parameter (made to require grad) and returns it; keep the returned tensor
+  // as the member (weight = register_parameter("weight", ...)) so both are one tensor.
+  Tensor<T> register_parameter(const std::string& name, Tensor<T> t, bool requires_grad = true) {
+    check_new_name(name);
+    if (t.defined()) t.requires_grad_(requires_grad);
+    params_.emplace_back(name, t);
+    return t;
+  }
+  Tensor<T> register_buffer(const std::string& name, Tensor<T> t) {
+    check_new_name(name);
+    buffers_.emplace_back(name, t);
+    return t;
+  }
+  Tensor<std::int64_t> register_buffer(const std::string& name, Tensor<std::int64_t> t) {
+    check_new_name(name);
+    int_buffers_.emplace_back(name, t);
+    return t;
+  }
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    check_new_name(name);
+    LATENT_CHECK(m != nullptr, this->name(), ": register_module('", name, "') got a null module");
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+  // ---- traversal ----
+  std::vector<std::pair<std::string, Tensor<T>>> named_parameters(bool recurse = true) const {
+    std::vector<std::pair<std::string, Tensor<T>>> out;
+    collect(out, "", recurse, [](const Module& m) -> const auto& { return m.params_; });
+    return out;
+  }
+  std::vector<Tensor<T>> parameters(bool recurse = true) const {
+    std::vector<Tensor<T>> out;
+    for (auto& p : named_parameters(recurse))
+      if (p.second.defined()) out.push_back(p.second);
+    return out;
+  }
+  std::vector<std::pair<std::string, Tensor<T>>> named_buffers(bool recurse = true) const {
+    std::vector<std::pair<std::string, Tensor<T>>> out;
+    collect(out, "", recurse, [](const Module& m) -> const auto& { return m.buffers_; });
+    return out;
+  }
+  std::vector<Tensor<T>> buffers(bool recurse = true) const {
+    std::vector<Tensor<T>> out;
+    for (auto& b : named_buffers(recurse)) out.push_back(b.second);
+    return out;
+  }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
+    return children_;
+  }
+  // Every module in the tree, this one first, with dotted names ("" for this one).
+  std::vector<std::pair<std::string, Module*>> named_modules() {
+    std::vector<std::pair<std::string, Module*>> out{{"", this}};
+    for (auto& c : children_)
+      for (auto& sub : c.second->named_modules())
+        out.emplace_back(sub.first.empty() ? c.first : c.first + "." + sub.first, sub.second);
+    return out;
+  }
+
+  // Number of parameter elements (trainable_only: those that require grad).
+  std::int64_t num_parameters(bool trainable_only = false) const {
+    std::int64_t n = 0;
+    for (const Tensor<T>& p : parameters())
+      if (!trainable_only || p.requires_grad()) n += p.numel();
+    return n;
+  }
+
+  // ---- modes and gradients ----
+  virtual void train(bool on = true) {
+    training_ = on;
+    for (auto& c : children_) c.second->train(on);
+  }
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad() {
+    for (Tensor<T>& p : parameters()) p.zero_grad();
+  }
+  // Freezes (or unfreezes) every parameter.
+  void requires_grad_(bool on = true) {
+    for (Tensor<T>& p : parameters()) p.requires_grad_(on);
+  }
+
+  // ---- state ----
+  StateDict<T> state_dict() const {
+    StateDict<T> sd;
+    for (auto& p : named_parameters())
+      if (p.second.defined()) sd.tensors[p.first] = p.second.detach();
+    for (auto& b : named_buffers())
+      if (b.second.defined()) sd.tensors[b.first] = b.second.detach();
+    collect_integers(sd.integers, "");
+    return sd;
+  }
+
+  // Copies the values of `sd` into this module's tensors (in place, so every alias sees
+  // them). Strict loading reports every missing key, unexpected key and shape mismatch
+  // in one error; non-strict loading skips them.
+  void load_state_dict(const StateDict<T>& sd, bool strict = true) {
+    std::vector<std::string> missing, mismatched, unexpected;
+    std::map<std::string, Tensor<T>> own;
+    for (auto& p : named_parameters()) own[p.first] = p.second;
+    for (auto& b : named_buffers()) own[b.first] = b.second;
+    std::map<std::string, Tensor<std::int64_t>> own_int;
+    collect_integers(own_int, "");
+    for (auto& e : own) {
+      auto it = sd.tensors.find(e.first);
+      if (it == sd.tensors.end()) {
+        missing.push_back(e.first);
+      } else if (it->second.shape() != e.second.shape()) {
+        std::ostringstream s;
+        s << e.first << ": checkpoint " << it->second.shape() << ", model " << e.second.shape();
+        mismatched.push_back(s.str());
+      }
+    }
+    for (auto& e : own_int)
+      if (!sd.integers.count(e.first) && !sd.tensors.count(e.first)) missing.push_back(e.first);
+    for (auto& e : sd.tensors)
+      if (!own.count(e.first) && !own_int.count(e.first)) unexpected.push_back(e.first);
+    for (auto& e : sd.integers)
+      if (!own_int.count(e.first)) unexpected.push_back(e.first);
+    if (strict && (!missing.empty() || !unexpected.empty() || !mismatched.empty())) {
+      std::ostringstream s;
+      s << name() << ": load_state_dict failed:";
+      auto list = [&s](const char* what, const std::vector<std::string>& keys) {
+        if (keys.empty()) return;
+        s << "\n  " << what << ":";
+        for (const std::string& k : keys) s << "\n    " << k;
+      };
+      list("missing keys", missing);
+      list("unexpected keys", unexpected);
+      list("shape mismatches", mismatched);
+      fail_message(s.str());
+    }
+    NoGradGuard no_grad;
+    for (auto& e : own) {
+      auto it = sd.tensors.find(e.first);
+      if (it != sd.tensors.end() && it->second.shape() == e.second.shape()) e.second.copy_(it->second);
+    }
+    for (auto& e : own_int) {
+      auto it = sd.integers.find(e.first);
+      if (it != sd.integers.end() && it->second.shape() == e.second.shape()) e.second.copy_(it->second);
+      auto ft = sd.tensors.find(e.first);  // an integer buffer stored as floating point
+      if (it == sd.integers.end() && ft != sd.tensors.end() && ft->second.shape() == e.second.shape())
+        e.second.copy_(ft->second.template to<std::int64_t>());
+    }
+  }
+
+ protected:
+  bool training_ = true;
+
+ private:
+  void check_new_name(const std::string& n) const {
+    LATENT_CHECK(!n.empty() && n.find('.') == std::string::npos, name(), ": invalid name '", n,
+                 "' (names are non-empty and contain no '.')");
+    auto taken = [&n](const auto& list) {
+      for (const auto& e : list)
+        if (e.first == n) return true;
+      return false;
+    };
+    LATENT_CHECK(!taken(params_) && !taken(buffers_) && !taken(int_buffers_) && !taken(children_),
+                 name(), ": the name '", n, "' is already registered");
+  }
+
+  template <class Out, class Select>
+  void collect(Out& out, const std::string& prefix, bool recurse, Select select) const {
+    for (const auto& e : select(*this)) out.emplace_back(prefix + e.first, e.second);
+    if (!recurse) return;
+    for (const auto& c : children_) c.second->collect(out, prefix + c.first + ".", true, select);
+  }
+
+  void collect_integers(std::map<std::string, Tensor<std::int64_t>>& out, const std::string& prefix) const {
+    for (const auto& e : int_buffers_) out[prefix + e.first] = e.second;
+    for (const auto& c : children_) c.second->collect_integers(out, prefix + c.first + ".");
+  }
+
+  // Lists (not maps), so that registration order is kept as in PyTorch.
+  std::vector<std::pair<std::string, Tensor<T>>> params_;
+  std::vector<std::pair<std::string, Tensor<T>>> buffers_;
+  std::vector<std::pair<std::string, Tensor<std::int64_t>>> int_buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+}  // namespace latent::nn
+
+namespace latent::nn {
+
+template <class T>
+class Linear : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+
+  Linear(std::int64_t in_features, std::int64_t out_features, Generator& gen, bool with_bias = true)
+      : in_(in_features), out_(out_features) {
+    LATENT_CHECK(in_features > 0 && out_features > 0, "Linear: sizes must be positive, got in_features=",
+                 in_features, " out_features=", out_features);
+    weight = empty<T>({out_features, in_features});
+    init::kaiming_uniform_(weight, gen, std::sqrt(5.0));
+    weight = this->register_parameter("weight", weight);
+    if (with_bias) {
+      bias = empty<T>({out_features});
+      const double bound = 1 / std::sqrt(double(in_features));
+      init::uniform_(bias, gen, -bound, bound);
+      bias = this->register_parameter("bias", bias);
+    }
+  }
+  std::string name() const override { return "Linear"; }
+  std::int64_t in_features() const { return in_; }
+  std::int64_t out_features() const { return out_; }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    LATENT_CHECK(x.dim() >= 1 && x.shape()[x.dim() - 1] == in_, "Linear: expects inputs [..., ", in_, "], got ",
+                 x.shape());
+    return functional::linear(x, weight, bias);
+  }
+
+ private:
+  std::int64_t in_, out_;
+};
+
+}  // namespace latent::nn
+
+namespace latent::nn {
+
+// The keys and values of the positions a layer has seen so far, [B, H, S, D] each
+// (undefined before the first step). One per attention layer; forward_step appends to it.
+// Appending concatenates (a copy of the S positions), so a copy of a cache is independent
+// of the original (beam search may fork caches freely) and gradients flow through it.
+template <class T>
+struct KVCache {
+  Tensor<T> k, v;
+
+  std::int64_t length() const { return k.defined() ? k.size(2) : 0; }
+  void clear() {
+    k = Tensor<T>();
+    v = Tensor<T>();
+  }
+  void append(const Tensor<T>& k_new, const Tensor<T>& v_new) {
+    LATENT_CHECK(k_new.dim() == 4 && v_new.shape() == k_new.shape(), "KVCache: expects keys and values [B, H, T, D] of "
+                 "one shape, got ", k_new.shape(), " and ", v_new.shape());
+    if (!k.defined()) {
+      k = k_new;
+      v = v_new;
+      return;
+    }
+    LATENT_CHECK(k.size(0) == k_new.size(0) && k.size(1) == k_new.size(1) && k.size(3) == k_new.size(3),
+                 "KVCache: new keys of shape ", k_new.shape(), " do not continue the cached ", k.shape());
+    k = cat<T>({k, k_new}, 2);
+    v = cat<T>({v, v_new}, 2);
+  }
+};
+
+// Multi-head attention's output and its attention weights ([B, L, S] averaged over heads,
+// or [B, H, L, S]; after dropout, as PyTorch 1.13 returns them).
+template <class T>
+struct AttentionOutput {
+  Tensor<T> output, weights;
+};
+
+namespace attention_detail {
+
+// [B, L, H*D] -> [B, H, L, D] (a view).
+template <class T>
+Tensor<T> split_heads(const Tensor<T>& x, std::int64_t heads) {
+  return x.reshape(Shape{x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+// [B, H, L, D] -> [B, L, H*D].
+template <class T>
+Tensor<T> merge_heads(const Tensor<T>& y) {
+  return y.transpose(1, 2).reshape(Shape{y.size(0), y.size(2), y.size(1) * y.size(3)});
+}
+
+// True where query i may see key j: j <= i (aligned to the top left, as is_causal in
+// scaled_dot_product_attention).
+inline Tensor<bool> causal_keep_mask(std::int64_t queries, std::int64_t keys) {
+  return latent::detail::triangle_mask(queries, keys, 0, true);
+}
+// For `length` new queries at the end of `total` cached positions: j <= total - length + i
+// (aligned to the bottom right).
+inline Tensor<bool> cached_causal_keep_mask(std::int64_t length, std::int64_t total) {
+  return latent::detail::triangle_mask(length, total, total - length, true);
+}
+
+// The masks of one call folded into what scaled_dot_product_attention takes: an additive
+// mask, a boolean mask (true = may attend), or the causal flag alone.
+template <class T>
+struct Masks {
+  Tensor<T> additive;
+  Tensor<bool> keep;
+  bool causal = false;
+};
+
+template <class T>
+Tensor<T> attend(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Masks<T>& m, double dropout_p,
+                 Generator* gen) {
+  if (m.keep.defined())
+    return functional::scaled_dot_product_attention(q, k, v, m.keep, dropout_p, m.causal, std::nullopt, gen);
+  return functional::scaled_dot_product_attention(q, k, v, m.additive, dropout_p, m.causal, std::nullopt, gen);
+}
+
+// The attention weights themselves, softmax(Q K^T / sqrt(D) + masks), then dropout.
+template <class T>
+Tensor<T> attention_weights(const Tensor<T>& q, const Tensor<T>& k, const Masks<T>& m, double dropout_p,
+                            Generator* gen) {
+  const T minus_inf = -std::numeric_limits<T>::infinity();
+  Tensor<T> scores = matmul(q, k.transpose(-2, -1)) * static_cast<T>(1.0 / std::sqrt(double(q.size(-1))));
+  if (m.causal) scores = masked_fill(scores, logical_not(causal_keep_mask(q.size(-2), k.size(-2))), minus_inf);
+  if (m.keep.defined()) scores = masked_fill(scores, logical_not(m.keep), minus_inf);
+  if (m.additive.defined()) scores = scores + m.additive;
+  Tensor<T> w = functional::softmax(scores, -1);
+  return dropout_p > 0 ? functional::dropout(w, dropout_p, true, *gen) : w;
+}
+
+}  // namespace attention_detail
+
+template <class T>
+class MultiheadAttention : public Module<T> {
+ public:
+  Tensor<T> in_proj_weight, in_proj_bias;
+  std::shared_ptr<Linear<T>> out_proj;
+
+  // Draws its initial weights from gen, and its dropout masks too (gen must then outlive it).
+  MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads, Generator& gen, double dropout = 0.0,
+                     bool bias = true)
+      : embed_dim_(embed_dim), num_heads_(num_heads), dropout_(dropout), gen_(&gen) {
+    LATENT_CHECK(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0, "MultiheadAttention: embed_dim ",
+                 embed_dim, " must be a positive multiple of num_heads ", num_heads);
+    LATENT_CHECK(dropout >= 0 && dropout <= 1, "MultiheadAttention: dropout must be in [0, 1], got ", dropout);
+    in_proj_weight = empty<T>({3 * embed_dim, embed_dim});
+    init::xavier_uniform_(in_proj_weight, gen);
+    in_proj_weight = this->register_parameter("in_proj_weight", in_proj_weight);
+    if (bias) in_proj_bias = this->register_parameter("in_proj_bias", zeros<T>({3 * embed_dim}));
+    out_proj = this->register_module("out_proj", std::make_shared<Linear<T>>(embed_dim, embed_dim, gen, bias));
+    if (bias) init::zeros_(out_proj->bias);
+  }
+  std::string name() const override { return "MultiheadAttention"; }
+  std::int64_t embed_dim() const { return embed_dim_; }
+  std::int64_t num_heads() const { return num_heads_; }
+  std::int64_t head_dim() const { return embed_dim_ / num_heads_; }
+
+  // query [B, L, E], key and value [B, S, E] (or unbatched [L, E], [S, E]) -> [B, L, E].
+  // attn_mask: additive, [L, S] or [B*H, L, S].
+  Tensor<T> forward(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                    const Tensor<bool>& key_padding_mask = Tensor<bool>(), const Tensor<T>& attn_mask = Tensor<T>(),
+                    bool is_causal = false) {
+    return run(query, key, value, key_padding_mask, attn_mask, Tensor<bool>(), is_causal, false, false).output;
+  }
+  // The same with a boolean attn_mask (true = may not attend).
+  Tensor<T> forward(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                    const Tensor<bool>& key_padding_mask, const Tensor<bool>& attn_mask, bool is_causal = false) {
+    return run(query, key, value, key_padding_mask, Tensor<T>(), attn_mask, is_causal, false, false).output;
+  }
+  // Self-attention without masks: forward(x, x, x).
+  Tensor<T> forward(const Tensor<T>& x) override { return forward(x, x, x); }
+
+  // As forward, also returning the attention weights (need_weights=True in PyTorch).
+  AttentionOutput<T> forward_with_weights(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                                          const Tensor<bool>& key_padding_mask = Tensor<bool>(),
+                                          const Tensor<T>& attn_mask = Tensor<T>(), bool average_attn_weights = true,
+                                          bool is_causal = false) {
+    return run(query, key, value, key_padding_mask, attn_mask, Tensor<bool>(), is_causal, true, average_attn_weights);
+  }
+  AttentionOutput<T> forward_with_weights(const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value,
+                                          const Tensor<bool>& key_padding_mask, const Tensor<bool>& attn_mask,
+                                          bool average_attn_weights = true, bool is_causal = false) {
+    return run(query, key, value, key_padding_mask, Tensor<T>(), attn_mask, is_causal, true, average_attn_weights);
+  }
+
+  // Causal self-attention of new positions x_new [B, T, E] (usually T = 1) that follow the
+  // cache.length() positions in `cache`; appends their keys and values to it.
+  Tensor<T> forward_step(const Tensor<T>& x_new, KVCache<T>& cache) {
+    check_input(x_new, "x_new");
+    const std::int64_t t = x_new.size(1);
+    const auto qkv = split<T>(functional::linear(x_new, in_proj_weight, in_proj_bias), embed_dim_, -1);
+    cache.append(attention_detail::split_heads(qkv[1], num_heads_), attention_detail::split_heads(qkv[2], num_heads_));
+    attention_detail::Masks<T> masks;
+    if (t > 1) masks.keep = attention_detail::cached_causal_keep_mask(t, cache.length());
+    const Tensor<T> y = attention_detail::attend(attention_detail::split_heads(qkv[0], num_heads_), cache.k, cache.v,
+                                                 masks, dropout_p(), gen_);
+    return out_proj->forward(attention_detail::merge_heads(y));
+  }
+
+ private:
+  double dropout_p() const { return this->is_training() ? dropout_ : 0.0; }
+
+  void check_input(const Tensor<T>& x, const char* what) const {
+    LATENT_CHECK(x.dim() == 3 && x.size(2) == embed_dim_, "MultiheadAttention: ", what, " must be [batch, length, ",
+                 embed_dim_, "], got ", x.shape());
+  }
+
+  // One of the three projections (0: query, 1: key, 2: value).
+  Tensor<T> project(const Tensor<T>& x, int which) const {
+    const Tensor<T> w = in_proj_weight.narrow(0, which * embed_dim_, embed_dim_);
+    return functional::linear(x, w, in_proj_bias.defined() ? in_proj_bias.narrow(0, which * embed_dim_, embed_dim_)
+                                                           : Tensor<T>());
+  }
+
+  static bool same_tensor(const Tensor<T>& a, const Tensor<T>& b) {
+    return a.storage() == b.storage() && a.offset() == b.offset() && a.shape() == b.shape() &&
+           a.strides() == b.strides();
+  }
+
+  attention_detail::Masks<T> fold_masks(std::int64_t batch, std::int64_t l, std::int64_t s,
+                                        const Tensor<bool>& key_padding_mask, const Tensor<T>& additive,
+                                        const Tensor<bool>& forbidden, bool is_causal) const {
+    const char* op = "MultiheadAttention";
+    // A PyTorch attn_mask is [L, S] or [B*H, L, S]; ours is then [B, H, L, S] or [L, S].
+    auto heads_view = [&](auto mask, const char* what) {
+      using M = decltype(mask);
+      if (!mask.defined()) return mask;
+      const Shape per_head{batch * num_heads_, l, s};
+      LATENT_CHECK(mask.shape() == (Shape{l, s}) || mask.shape() == per_head, op, ": ", what, " must be [", l, ", ", s,
+                   "] or ", per_head, ", got ", mask.shape());
+      return mask.dim() == 3 ? M(mask.reshape(Shape{batch, num_heads_, l, s})) : mask;
+    };
+    attention_detail::Masks<T> m;
+    m.additive = heads_view(additive, "attn_mask");
+    if (forbidden.defined()) m.keep = logical_not(heads_view(forbidden, "attn_mask"));
+    if (key_padding_mask.defined()) {
+      LATENT_CHECK(key_padding_mask.shape() == (Shape{batch, s}), op, ": key_padding_mask must be [", batch, ", ", s,
+                   "], got ", key_padding_mask.shape());
+      const Tensor<bool> keep = logical_not(key_padding_mask).reshape(Shape{batch, 1, 1, s});
+      m.keep = m.keep.defined() ? logical_and(m.keep, keep) : keep;
+    }
+    m.causal = is_causal;
+    if (is_causal && (m.keep.defined() || m.additive.defined())) {  // the functional form takes one mask or the flag
+      const Tensor<bool> causal = attention_detail::causal_keep_mask(l, s);
+      m.keep = m.keep.defined() ? logical_and(m.keep, causal) : causal;
+      m.causal = false;
+    }
+    if (m.additive.defined() && m.keep.defined()) {
+      m.additive = where(m.keep, m.additive, -std::numeric_limits<T>::infinity());
+      m.keep = Tensor<bool>();
+    }
+    return m;
+  }
+
+  AttentionOutput<T> run(const Tensor<T>& query_in, const Tensor<T>& key_in, const Tensor<T>& value_in,
+                         const Tensor<bool>& key_padding_mask_in, const Tensor<T>& additive,
+                         const Tensor<bool>& forbidden, bool is_causal, bool need_weights, bool average_weights) {
+    // Unbatched inputs become a batch of one.
+    const bool unbatched = query_in.dim() == 2;
+    const Tensor<T> query = unbatched ? query_in.unsqueeze(0) : query_in;
+    const Tensor<T> key = unbatched && key_in.dim() == 2 ? key_in.unsqueeze(0) : key_in;
+    const Tensor<T> value = unbatched && value_in.dim() == 2 ? value_in.unsqueeze(0) : value_in;
+    const Tensor<bool> key_padding_mask =
+        unbatched && key_padding_mask_in.defined() ? key_padding_mask_in.unsqueeze(0) : key_padding_mask_in;
+    check_input(query, "query");
+    check_input(key, "key");
+    check_input(value, "value");
+    const std::int64_t batch = query.size(0), l = query.size(1), s = key.size(1);
+    LATENT_CHECK(key.size(0) == batch && value.size(0) == batch && value.size(1) == s,
+                 "MultiheadAttention: query ", query.shape(), ", key ", key.shape(), " and value ", value.shape(),
+                 " must share the batch size, and key and value the length");
+
+    Tensor<T> q, k, v;
+    if (same_tensor(query, key) && same_tensor(key, value)) {  // self-attention: one product
+      const auto qkv = split<T>(functional::linear(query, in_proj_weight, in_proj_bias), embed_dim_, -1);
+      q = qkv[0], k = qkv[1], v = qkv[2];
+    } else {
+      q = project(query, 0), k = project(key, 1), v = project(value, 2);
+    }
+    q = attention_detail::split_heads(q, num_heads_);
+    k = attention_detail::split_heads(k, num_heads_);
+    v = attention_detail::split_heads(v, num_heads_);
+    const attention_detail::Masks<T> masks = fold_masks(batch, l, s, key_padding_mask, additive, forbidden, is_causal);
+
+    AttentionOutput<T> result;
+    Tensor<T> y;
+    if (need_weights) {
+      Tensor<T> w = attention_detail::attention_weights(q, k, masks, dropout_p(), gen_);
+      y = matmul(w, v);
+      result.weights = average_weights ? w.mean(1) : w;
+      if (unbatched) result.weights = result.weights.squeeze(0);
+    } else {
+      y = attention_detail::attend(q, k, v, masks, dropout_p(), gen_);
+    }
+    result.output = out_proj->forward(attention_detail::merge_heads(y));
+    if (unbatched) result.output = result.output.squeeze(0);
+    return result;
+  }
+
+  std::int64_t embed_dim_, num_heads_;
+  double dropout_;
+  Generator* gen_;
+};
+
+}  // namespace latent::nn
+// ---- latent/nn/containers.hpp ----
+// Containers: Sequential runs its modules one after another; ModuleList holds modules
+// for a forward pass you write yourself. Both name their children "0", "1", ... as
+// PyTorch does, so state_dict keys match ("net.0.weight").
+
+namespace latent::nn {
+
+template <class T>
+class ModuleList : public Module<T> {
+ public:
+  ModuleList() = default;
+  template <class... M>
+  explicit ModuleList(std::shared_ptr<M>... modules) {
+    (push_back(std::move(modules)), ...);
+  }
+  std::string name() const override { return "ModuleList"; }
+
+  template <class M>
+  std::shared_ptr<M> push_back(std::shared_ptr<M> m) {
+    modules_.push_back(m);
+    return this->register_module(std::to_string(modules_.size() - 1), std::move(m));
+  }
+  std::size_t size() const { return modules_.size(); }
+  bool empty() const { return modules_.empty(); }
+  const std::shared_ptr<Module<T>>& operator[](std::size_t i) const {
+    LATENT_CHECK(i < modules_.size(), name(), ": index ", i, " is out of range for ", modules_.size(),
+                 " modules");
+    return modules_[i];
+  }
+  auto begin() const { return modules_.begin(); }
+  auto end() const { return modules_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<Module<T>>> modules_;
+};
+
+template <class T>
+class Sequential : public ModuleList<T> {
+ public:
+  using ModuleList<T>::ModuleList;
+  std::string name() const override { return "Sequential"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    Tensor<T> h = x;
+    for (const auto& m : *this) h = m->forward(h);
+    return h;
+  }
+};
+
+// Returns its input: a placeholder where a layer is optional.
+template <class T>
+class Identity : public Module<T> {
+ public:
+  std::string name() const override { return "Identity"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return x; }
+};
+
+// Flattens dims start_dim..end_dim (default: all but the batch dim).
+template <class T>
+class Flatten : public Module<T> {
+ public:
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
+  std::string name() const override { return "Flatten"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return x.flatten(start_, end_); }
+
+ private:
+  std::int64_t start_, end_;
+};
+
+// Reshapes to a fixed shape per sample: [N, ...] -> [N, shape...].
+template <class T>
+class Unflatten : public Module<T> {
+ public:
+  explicit Unflatten(Shape shape) : shape_(shape) {}
+  std::string name() const override { return "Unflatten"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    Shape s{x.shape()[0]};
+    for (std::int64_t d : shape_) s.push_back(d);
+    return x.reshape(s);
+  }
+
+ private:
+  Shape shape_;
+};
+
+}  // namespace latent::nn
+// ---- latent/nn/conv.hpp ----
+// Convolution layers, as torch.nn.Conv1d / Conv2d / ConvTranspose2d. Weights and biases
+// are drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.size(1) * kernel
+// area (PyTorch's Kaiming-uniform with a = sqrt 5).
+
+// ---- latent/nn/functional/conv.hpp ----
+// Convolutions: conv2d, conv_transpose2d, and their 1-d forms, as torch.nn.functional.
+//
+// One bilinear form underlies them all. For an image x[N, C, H, W], a weight
+// w[O, C/groups, kh, kw] and a grid g[N, O, OH, OW] (groups split C and O into equal
+// blocks that only meet their own block),
+//
+//   B(x, w, g) = sum over n, o, oh, ow, c, i, j of
+//                g[n, o, oh, ow] * w[o, c, i, j] * x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+//
+// (x is zero outside the image). Its three partial derivatives are the three ops here:
+//
+//   dB/dg = conv2d(x, w)              the convolution (cross-correlation), a grid
+//   dB/dx = conv_transpose2d(g, w)    the input gradient of conv2d, an image
+//   dB/dw = conv2d_weight_grad(x, g)  the weight gradient of conv2d, a kernel
+//
+// and the gradient of each is made of the other two, so gradients of gradients (of any
+// order) come for free: e.g. the gradient of conv_transpose2d(g, w) with respect to g is
+// conv2d(G, w). Each op is a matrix product, per group, with the im2col matrix of the
+// images (kernels/im2col.hpp), columns[C*kh*kw, OH*OW] per image:
+//
+//   conv2d            y[O, OH*OW]     = w[O, C*kh*kw] @ columns
+//   conv_transpose2d  columns         = w^T @ g[O, OH*OW], then col2im into the image
+//   weight gradient   dw[O, C*kh*kw] += g[O, OH*OW] @ columns^T   (summed over images)
+//
+// Small images are put side by side so that each product is wide enough to run fast, and
+// a 1x1 kernel with stride 1 and no padding needs no im2col: the image is its own matrix.
+
+// ---- latent/kernels/im2col.hpp ----
+// im2col / col2im: the data movement that turns a 2-d convolution into one matrix product.
+//
+// A convolution reads, for output position (oh, ow) and kernel tap (i, j), the input pixel
+//
+//   x[c, oh * stride_h - pad_h + i * dilation_h, ow * stride_w - pad_w + j * dilation_w]
+//
+// (zero where that falls outside the image). im2col copies those pixels into a matrix
+//
+//   columns[(c * kernel_h + i) * kernel_w + j, oh * out_w + ow]
+//
+// of shape [channels * kernel_h * kernel_w, out_h * out_w], so that the convolution is
+// weight[O, C*kh*kw] @ columns. For `count` images the matrices sit side by side, image n
+// in columns n * out_h * out_w + [0, out_h * out_w), making one wider product. col2im is
+// the transpose: it adds every column entry back onto the pixel it was read from (pixels
+// read by several taps receive the sum). It is the core of the transposed convolution and
+// of the input gradient.
+//
+// The output grid (out_h, out_w) is given, not derived, so the same kernels serve every
+// face of the convolution: positions that map outside the image read zeros (im2col) or are
+// dropped (col2im). Each image is contiguous [channels, height, width]; consecutive images
+// are image_stride elements apart.
+
+namespace latent::kernels {
+
+// Sizes of one convolution between an image [channels, height, width] and an output grid
+// [out_h, out_w], with the kernel's size, padding, stride and dilation.
+struct ConvGeometry {
+  std::int64_t channels = 0, height = 0, width = 0;
+  std::int64_t kernel_h = 1, kernel_w = 1;
+  std::int64_t pad_h = 0, pad_w = 0;
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t dilation_h = 1, dilation_w = 1;
+  std::int64_t out_h = 0, out_w = 0;
+
+  std::int64_t column_rows() const { return channels * kernel_h * kernel_w; }
+  std::int64_t column_cols() const { return out_h * out_w; }
+  // A 1x1 kernel that reads every pixel once, in place: the image is its own column matrix.
+  bool is_pointwise() const {
+    return kernel_h == 1 && kernel_w == 1 && pad_h == 0 && pad_w == 0 && stride_h == 1 &&
+           stride_w == 1 && out_h == height && out_w == width;
+  }
+};
+
+namespace im2col_detail {
+
+// The output positions o in [0, count) whose input position o * stride + offset lies in
+// [0, size): a range [begin, end) (empty when begin >= end).
+struct Span {
+  std::int64_t begin, end;
+};
+
+inline std::int64_t first_at_least(std::int64_t limit, std::int64_t offset, std::int64_t stride,
+                                   std::int64_t count) {
+  // Smallest o >= 0 with o * stride + offset >= limit, capped at count.
+  if (offset >= limit) return 0;
+  return std::min(count, (limit - offset + stride - 1) / stride);
+}
+
+inline Span inside(std::int64_t offset, std::int64_t stride, std::int64_t size,
+                   std::int64_t count) {
+  const std::int64_t begin = first_at_least(0, offset, stride, count);
+  const std::int64_t end = first_at_least(size, offset, stride, count);
+  return Span{begin, std::max(begin, end)};
+}
+
+}  // namespace im2col_detail
+
+// columns[c*kh*kw + i*kw + j, n*out_h*out_w + oh*out_w + ow] = image n [c, ih, iw] (or 0
+// outside the image), with ih = oh*stride_h - pad_h + i*dilation_h and
+// iw = ow*stride_w - pad_w + j*dilation_w. Each row is written in one sweep over the images.
+template <class T>
+void im2col(const ConvGeometry& g, const T* images, std::int64_t image_stride, std::int64_t count,
+            T* columns) {
+  const std::int64_t plane = g.height * g.width, out_plane = g.out_h * g.out_w;
+  for (std::int64_t c = 0; c < g.channels; ++c) {
+    for (std::int64_t i = 0; i < g.kernel_h; ++i) {
+      for (std::int64_t j = 0; j < g.kernel_w; ++j) {
+        T* row = columns + ((c * g.kernel_h + i) * g.kernel_w + j) * count * out_plane;
+        const std::int64_t w_offset = j * g.dilation_w - g.pad_w;
+        const im2col_detail::Span cols =
+            im2col_detail::inside(w_offset, g.stride_w, g.width, g.out_w);
+        for (std::int64_t n = 0; n < count; ++n) {
+          for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+            T* dst = row + n * out_plane + oh * g.out_w;
+            const std::int64_t ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+            std::int64_t ow = 0;
+            if (ih >= 0 && ih < g.height) {
+              // Pixel iw = ow * stride_w + w_offset of this image row.
+              const T* src = images + n * image_stride + c * plane + ih * g.width;
+              for (; ow < cols.begin; ++ow) dst[ow] = T(0);
+              if (g.stride_w == 1) {
+                for (; ow < cols.end; ++ow) dst[ow] = src[ow + w_offset];
+              } else {
+                for (; ow < cols.end; ++ow) dst[ow] = src[ow * g.stride_w + w_offset];
+              }
+            }
+            for (; ow < g.out_w; ++ow) dst[ow] = T(0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The transpose of im2col: image n [c, ih, iw] += columns[...] for every column entry that
+// im2col would have read from there. The images must be initialised by the caller.
+template <class T>
+void col2im(const ConvGeometry& g, const T* columns, std::int64_t count, T* images,
+            std::int64_t image_stride) {
+  const std::int64_t plane = g.height * g.width, out_plane = g.out_h * g.out_w;
+  for (std::int64_t c = 0; c < g.channels; ++c) {
+    for (std::int64_t i = 0; i < g.kernel_h; ++i) {
+      for (std::int64_t j = 0; j < g.kernel_w; ++j) {
+        const T* row = columns + ((c * g.kernel_h + i) * g.kernel_w + j) * count * out_plane;
+        const std::int64_t w_offset = j * g.dilation_w - g.pad_w;
+        const im2col_detail::Span cols =
+            im2col_detail::inside(w_offset, g.stride_w, g.width, g.out_w);
+        for (std::int64_t n = 0; n < count; ++n) {
+          for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+            const std::int64_t ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+            if (ih < 0 || ih >= g.height) continue;
+            const T* src = row + n * out_plane + oh * g.out_w;
+            T* dst = images + n * image_stride + c * plane + ih * g.width;
+            if (g.stride_w == 1) {
+              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow) dst[ow + w_offset] += src[ow];
+            } else {
+              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow)
+                dst[ow * g.stride_w + w_offset] += src[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace latent::kernels
+// ---- latent/nn/functional/pair.hpp ----
+// IntPair: a size argument of the 2-d ops (kernel_size, stride, padding, dilation, ...),
+// given as one int for both dims or as {h, w}, as PyTorch accepts `3` or `(3, 5)`.
+//
+//   conv2d(x, w, b, /*stride=*/2, /*padding=*/{1, 0});
+//   max_pool2d(x, {2, 3});                  // stride defaults to the kernel size
+
+namespace latent::nn::functional {
+
+struct IntPair {
+  std::int64_t h = 0, w = 0;
+  IntPair() = default;
+  IntPair(std::int64_t both) : h(both), w(both) {}  // NOLINT: implicit by design
+  IntPair(std::int64_t h_, std::int64_t w_) : h(h_), w(w_) {}
+
+  friend bool operator==(const IntPair& a, const IntPair& b) { return a.h == b.h && a.w == b.w; }
+  friend bool operator!=(const IntPair& a, const IntPair& b) { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& os, const IntPair& p) {
+    return os << '[' << p.h << ", " << p.w << ']';
+  }
+};
+
+// An IntPair that may be left out (PyTorch's None), e.g. the stride of a pooling, which
+// then defaults to the kernel size.
+struct OptionalIntPair {
+  std::optional<IntPair> pair;
+  OptionalIntPair() = default;
+  OptionalIntPair(std::nullopt_t) {}                           // NOLINT
+  OptionalIntPair(std::int64_t both) : pair(IntPair(both)) {}  // NOLINT
+  OptionalIntPair(std::int64_t h, std::int64_t w) : pair(IntPair(h, w)) {}
+  OptionalIntPair(const IntPair& p) : pair(p) {}  // NOLINT
+
+  bool has_value() const { return pair.has_value(); }
+  IntPair value_or(const IntPair& fallback) const { return pair ? *pair : fallback; }
+};
+
+}  // namespace latent::nn::functional
+
+namespace latent::nn::functional {
+
+namespace conv_detail {
+
+// Stride, padding, dilation and groups of one convolution.
+struct ConvParams {
+  IntPair stride{1}, padding{0}, dilation{1};
+  std::int64_t groups = 1;
+};
+
+// The sizes of one convolution between images [N, C, H, W] and grids [N, O, OH, OW], and
+// where each block lives in the contiguous tensors.
+struct ConvLayout {
+  std::int64_t images, channels, height, width;  // the image side
+  std::int64_t out_channels, out_h, out_w;       // the grid side
+  std::int64_t groups, group_in, group_out;      // C / groups, O / groups
+  kernels::ConvGeometry geo;                     // one group of one image
+  std::int64_t rows, cols;                       // its im2col matrix: [group_in kh kw, OH OW]
+  std::int64_t per_product, products;            // images side by side in one matrix product
+
+  std::int64_t image_offset(std::int64_t n, std::int64_t grp) const {
+    return (n * channels + grp * group_in) * height * width;
+  }
+  std::int64_t grid_offset(std::int64_t n, std::int64_t grp) const {
+    return (n * out_channels + grp * group_out) * cols;
+  }
+  std::int64_t weight_offset(std::int64_t grp) const { return grp * group_out * rows; }
+  std::int64_t first_image(std::int64_t product) const { return product * per_product; }
+  std::int64_t images_in(std::int64_t product) const {
+    return std::min(per_product, images - product * per_product);
+  }
+  // A lone image whose 1x1 convolution reads it in place: no im2col matrix needed.
+  bool in_place() const { return per_product == 1 && geo.is_pointwise(); }
+  // Scratch per worker: an im2col matrix and a grid block for one product.
+  std::int64_t column_scratch() const { return in_place() ? 0 : rows * per_product * cols; }
+  std::int64_t grid_scratch() const {
+    return per_product == 1 ? 0 : group_out * per_product * cols;
+  }
+  std::int64_t work() const { return images * out_channels * rows * cols; }
+};
+
+// A matrix product of a small image is far from the GEMM's best speed, so the im2col
+// matrices of several images are put side by side, up to ~512 columns (and a scratch
+// budget). The grouping depends on the sizes alone, so the weight gradient's sums run
+// in the same order for any thread count.
+inline ConvLayout conv_layout(const ConvParams& p, const Shape& image, std::int64_t out_channels,
+                              std::int64_t kernel_h, std::int64_t kernel_w, std::int64_t out_h,
+                              std::int64_t out_w) {
+  constexpr std::int64_t kTargetColumns = 512, kMaxScratch = std::int64_t(1) << 22;
+  ConvLayout l;
+  l.images = image[0];
+  l.channels = image[1];
+  l.height = image[2];
+  l.width = image[3];
+  l.out_channels = out_channels;
+  l.out_h = out_h;
+  l.out_w = out_w;
+  l.groups = p.groups;
+  l.group_in = l.channels / p.groups;
+  l.group_out = out_channels / p.groups;
+  kernels::ConvGeometry& g = l.geo;
+  g.channels = l.group_in;
+  g.height = l.height;
+  g.width = l.width;
+  g.kernel_h = kernel_h;
+  g.kernel_w = kernel_w;
+  g.pad_h = p.padding.h;
+  g.pad_w = p.padding.w;
+  g.stride_h = p.stride.h;
+  g.stride_w = p.stride.w;
+  g.dilation_h = p.dilation.h;
+  g.dilation_w = p.dilation.w;
+  g.out_h = out_h;
+  g.out_w = out_w;
+  l.rows = g.column_rows();
+  l.cols = g.column_cols();
+  const std::int64_t wanted = (kTargetColumns + l.cols - 1) / std::max<std::int64_t>(l.cols, 1);
+  const std::int64_t affordable = kMaxScratch / std::max<std::int64_t>(l.rows * l.cols, 1);
+  l.per_product = std::max<std::int64_t>(1, std::min({wanted, affordable, l.images}));
+  l.products = (l.images + l.per_product - 1) / l.per_product;
+  return l;
+}
+
+// The values of t, contiguous (t itself when it already is), cut from the graph.
+template <class T>
+Tensor<T> contiguous_values(const Tensor<T>& t) {
+  return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
+}
+
+// Work (multiply-adds) below which a convolution stays on one thread.
+constexpr std::int64_t kConvParallelWork = std::int64_t(1) << 20;
+
+// Calls fn(product, columns, grid) for each product of the layout, with scratch buffers
+// for its im2col matrix and grid block. With enough work and at least as many products as
+// threads, the products are shared out; otherwise they run in turn and each matrix
+// product spreads over the threads itself. Every product is computed the same way in both
+// cases, so the result does not depend on the thread count.
+template <class T, class Fn>
+void for_each_product(const ConvLayout& l, Fn fn) {
+  const int threads = get_num_threads();
+  const bool share_out = threads > 1 && l.products >= threads && !in_parallel_region() &&
+                         l.work() >= kConvParallelWork;
+  const std::int64_t grain = share_out ? (l.products + threads - 1) / threads : l.products;
+  parallel_for(0, l.products, grain, [&](std::int64_t begin, std::int64_t end) {
+    Tensor<T> columns(Shape{l.column_scratch()}), grid(Shape{l.grid_scratch()});
+    for (std::int64_t k = begin; k < end; ++k) fn(k, columns.data(), grid.data());
+  });
+}
+
+// The im2col matrix [rows, nb * cols] of group grp of the images of one product: the
+// image itself when it needs none, else built in `scratch`.
+template <class T>
+const T* column_block(const ConvLayout& l, const T* images, std::int64_t product, std::int64_t grp,
+                      T* scratch) {
+  const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
+  if (l.in_place()) return images + l.image_offset(n0, grp);
+  kernels::im2col(l.geo, images + l.image_offset(n0, grp), l.image_offset(1, 0), nb, scratch);
+  return scratch;
+}
+
+// The grid block [group_out, nb * cols] of group grp of one product's images: in place
+// for a lone image, else gathered into `scratch`.
+template <class T>
+const T* grid_block(const ConvLayout& l, const T* grids, std::int64_t product, std::int64_t grp,
+                    T* scratch) {
+  const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
+  if (nb == 1) return grids + l.grid_offset(n0, grp);
+  for (std::int64_t j = 0; j < nb; ++j)
+    for (std::int64_t o = 0; o < l.group_out; ++o) {
+      const T* src = grids + l.grid_offset(n0 + j, grp) + o * l.cols;
+      std::copy(src, src + l.cols, scratch + (o * nb + j) * l.cols);
+    }
+  return scratch;
+}
+
+template <class T>
+Tensor<T> conv2d_input_grad(const Tensor<T>& grid, const Tensor<T>& weight, const Tensor<T>& bias,
+                            const ConvParams& p, std::int64_t height, std::int64_t width);
+template <class T>
+Tensor<T> conv2d_weight_grad(const Tensor<T>& image, const Tensor<T>& grid, const ConvParams& p,
+                             std::int64_t kernel_h, std::int64_t kernel_w);
+
+// dB/dg: y[N, O, out_h, out_w] = conv2d(x, w) + bias. Shapes are checked by the callers.
+template <class T>
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                         const ConvParams& p, std::int64_t out_h, std::int64_t out_w) {
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const ConvLayout l =
+      conv_layout(p, x.shape(), weight.shape()[0], kernel_h, kernel_w, out_h, out_w);
+  Tensor<T> out(Shape{l.images, l.out_channels, out_h, out_w});
+  const Tensor<T> xs = contiguous_values(x), ws = contiguous_values(weight);
+  const Tensor<T> bs = bias.defined() ? contiguous_values(bias) : Tensor<T>();
+  const T* xd = xs.data();
+  const T* wd = ws.data();
+  const T* bd = bs.data();
+  T* yd = out.data();
+  for_each_product<T>(l, [&](std::int64_t product, T* column_scratch, T* grid_scratch) {
+    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product), wide = nb * l.cols;
+    for (std::int64_t grp = 0; grp < l.groups; ++grp) {
+      // y[group_out, nb * cols] = w[group_out, rows] @ columns[rows, nb * cols]
+      const T* columns = column_block(l, xd, product, grp, column_scratch);
+      T* y = nb == 1 ? yd + l.grid_offset(n0, grp) : grid_scratch;
+      kernels::gemm<T>(l.group_out, wide, l.rows, T(1), wd + l.weight_offset(grp), l.rows, 1,
+                       columns, wide, 1, T(0), y, wide, 1);
+      // Each image's rows go to their place in the output, plus the bias.
+      for (std::int64_t j = 0; j < nb; ++j)
+        for (std::int64_t o = 0; o < l.group_out; ++o) {
+          const T* src = y + (o * nb + j) * l.cols;
+          T* dst = yd + l.grid_offset(n0 + j, grp) + o * l.cols;
+          const T b = bd ? bd[grp * l.group_out + o] : T(0);
+          if (bd) {
+            for (std::int64_t k = 0; k < l.cols; ++k) dst[k] = src[k] + b;
+          } else if (src != dst) {
+            std::copy(src, src + l.cols, dst);
+          }
+        }
+    }
+  });
+
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  const std::int64_t height = l.height, width = l.width;
+  return record<T>(
+      out, "conv2d", {&x, &weight, &bias},
+      [x_saved = need_w ? x : Tensor<T>(), w_saved = need_x ? weight : Tensor<T>(), p, need_x,
+       need_w, need_b, height, width, kernel_h, kernel_w](const Tensor<T>& g) {
+        return std::vector<Tensor<T>>{
+            need_x ? conv2d_input_grad(g, w_saved, Tensor<T>(), p, height, width) : Tensor<T>(),
+            need_w ? conv2d_weight_grad(x_saved, g, p, kernel_h, kernel_w) : Tensor<T>(),
+            need_b ? g.sum({0, 2, 3}) : Tensor<T>()};
+      });
+}
+
+// dB/dx: the image x[N, C, height, width] whose convolution with w is adjoint to `grid`
+// (conv_transpose2d), plus bias[C].
+template <class T>
+Tensor<T> conv2d_input_grad(const Tensor<T>& grid, const Tensor<T>& weight, const Tensor<T>& bias,
+                            const ConvParams& p, std::int64_t height, std::int64_t width) {
+  const std::int64_t out_h = grid.shape()[2], out_w = grid.shape()[3];
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const Shape image_shape{grid.shape()[0], weight.shape()[1] * p.groups, height, width};
+  const ConvLayout l =
+      conv_layout(p, image_shape, grid.shape()[1], kernel_h, kernel_w, out_h, out_w);
+  Tensor<T> out(image_shape);
+  const Tensor<T> gs = contiguous_values(grid), ws = contiguous_values(weight);
+  const Tensor<T> bs = bias.defined() ? contiguous_values(bias) : Tensor<T>();
+  const T* gd = gs.data();
+  const T* wd = ws.data();
+  const T* bd = bs.data();
+  T* xd = out.data();
+  const std::int64_t plane = height * width;
+  for_each_product<T>(l, [&](std::int64_t product, T* column_scratch, T* grid_scratch) {
+    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product), wide = nb * l.cols;
+    for (std::int64_t grp = 0; grp < l.groups; ++grp) {
+      // columns[rows, nb * cols] = w^T[rows, group_out] @ g[group_out, nb * cols]; w^T is w
+      // read with strides (1, rows). A 1x1 convolution's columns are the image itself.
+      const T* g = grid_block(l, gd, product, grp, grid_scratch);
+      T* columns = l.in_place() ? xd + l.image_offset(n0, grp) : column_scratch;
+      kernels::gemm<T>(l.rows, wide, l.group_out, T(1), wd + l.weight_offset(grp), 1, l.rows, g,
+                       wide, 1, T(0), columns, wide, 1);
+      // Start each image from its bias (or zero), then add the columns back onto it.
+      for (std::int64_t j = 0; j < nb; ++j) {
+        T* image = xd + l.image_offset(n0 + j, grp);
+        const T* b = bd ? bd + grp * l.group_in : nullptr;
+        for (std::int64_t c = 0; c < l.group_in; ++c) {
+          T* channel = image + c * plane;
+          if (l.in_place()) {
+            if (b)
+              for (std::int64_t k = 0; k < plane; ++k) channel[k] += b[c];
+          } else {
+            std::fill(channel, channel + plane, b ? b[c] : T(0));
+          }
+        }
+      }
+      if (!l.in_place())
+        kernels::col2im(l.geo, columns, nb, xd + l.image_offset(n0, grp), l.image_offset(1, 0));
+    }
+  });
+
+  const bool need_g = grid.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  return record<T>(
+      out, "conv_transpose2d", {&grid, &weight, &bias},
+      [g_saved = need_w ? grid : Tensor<T>(), w_saved = need_g ? weight : Tensor<T>(), p, need_g,
+       need_w, need_b, out_h, out_w, kernel_h, kernel_w](const Tensor<T>& g) {
+        return std::vector<Tensor<T>>{
+            need_g ? conv2d_forward(g, w_saved, Tensor<T>(), p, out_h, out_w) : Tensor<T>(),
+            need_w ? conv2d_weight_grad(g, g_saved, p, kernel_h, kernel_w) : Tensor<T>(),
+            need_b ? g.sum({0, 2, 3}) : Tensor<T>()};
+      });
+}
+
+// dB/dw: dw[O, C/groups, kernel_h, kernel_w] = sum over images of grid @ columns(image)^T.
+template <class T>
+Tensor<T> conv2d_weight_grad(const Tensor<T>& image, const Tensor<T>& grid, const ConvParams& p,
+                             std::int64_t kernel_h, std::int64_t kernel_w) {
+  const std::int64_t out_h = grid.shape()[2], out_w = grid.shape()[3];
+  const ConvLayout l =
+      conv_layout(p, image.shape(), grid.shape()[1], kernel_h, kernel_w, out_h, out_w);
+  Tensor<T> out = zeros<T>(Shape{l.out_channels, l.group_in, kernel_h, kernel_w});
+  const Tensor<T> xs = contiguous_values(image), gs = contiguous_values(grid);
+  const T* xd = xs.data();
+  const T* gd = gs.data();
+  T* wd = out.data();
+  // Groups are independent and may run in parallel; the products of one group are summed
+  // in order: dw[group_out, rows] += g[group_out, nb * cols] @ columns[rows, nb * cols]^T.
+  const std::int64_t grain = l.work() >= kConvParallelWork ? 1 : l.groups;
+  parallel_for(0, l.groups, grain, [&](std::int64_t first, std::int64_t last) {
+    Tensor<T> column_scratch(Shape{l.column_scratch()}), grid_scratch(Shape{l.grid_scratch()});
+    for (std::int64_t grp = first; grp < last; ++grp) {
+      for (std::int64_t product = 0; product < l.products; ++product) {
+        const std::int64_t wide = l.images_in(product) * l.cols;
+        const T* g = grid_block(l, gd, product, grp, grid_scratch.data());
+        const T* columns = column_block(l, xd, product, grp, column_scratch.data());
+        kernels::gemm<T>(l.group_out, l.rows, wide, T(1), g, wide, 1, columns, 1, wide,
+                         product == 0 ? T(0) : T(1), wd + l.weight_offset(grp), l.rows, 1);
+      }
+    }
+  });
+
+  const bool need_x = image.requires_grad(), need_g = grid.requires_grad();
+  const std::int64_t height = l.height, width = l.width;
+  return record<T>(
+      out, "conv2d_weight_grad", {&image, &grid},
+      [x_saved = need_g ? image : Tensor<T>(), g_saved = need_x ? grid : Tensor<T>(), p, need_x,
+       need_g, height, width, out_h, out_w](const Tensor<T>& g) {
+        return std::vector<Tensor<T>>{
+            need_x ? conv2d_input_grad(g_saved, g, Tensor<T>(), p, height, width) : Tensor<T>(),
+            need_g ? conv2d_forward(x_saved, g, Tensor<T>(), p, out_h, out_w) : Tensor<T>()};
+      });
+}
+
+inline void check_conv_params(const char* op, const ConvParams& p) {
+  LATENT_CHECK(p.stride.h > 0 && p.stride.w > 0, op, ": stride must be positive, got ", p.stride);
+  LATENT_CHECK(p.dilation.h > 0 && p.dilation.w > 0, op, ": dilation must be positive, got ",
+               p.dilation);
+  LATENT_CHECK(p.padding.h >= 0 && p.padding.w >= 0, op, ": padding must be non-negative, got ",
+               p.padding);
+  LATENT_CHECK(p.groups > 0, op, ": groups must be positive, got ", p.groups);
+}
+
+template <class T>
+void check_conv_bias(const char* op, const Tensor<T>& bias, std::int64_t channels) {
+  if (!bias.defined()) return;
+  LATENT_CHECK(bias.dim() == 1 && bias.shape()[0] == channels, op, ": bias must have shape [",
+               channels, "], got ", bias.shape());
+}
+
+template <class T>
+void check_conv_weight(const char* op, const Tensor<T>& weight, const char* layout) {
+  LATENT_CHECK(weight.dim() == 4, op, ": expected a 4-d weight ", layout, ", got shape ",
+               weight.shape());
+  LATENT_CHECK(weight.shape()[2] > 0 && weight.shape()[3] > 0, op,
+               ": kernel size must be positive, got weight of shape ", weight.shape());
+}
+
+// Output size of a convolution along one dim: floor((in + 2 pad - dil (k - 1) - 1) / stride) + 1.
+inline std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t pad,
+                                     std::int64_t stride, std::int64_t dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+// Output size of a transposed convolution along one dim.
+inline std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t kernel,
+                                               std::int64_t pad, std::int64_t output_pad,
+                                               std::int64_t stride, std::int64_t dilation) {
+  return (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1;
+}
+
+}  // namespace conv_detail
+
+// 2-d convolution (cross-correlation, as torch.nn.functional.conv2d) of input[N, C, H, W]
+// (or unbatched [C, H, W]) with weight[O, C / groups, kH, kW], plus bias[O] when given
+// (pass an undefined tensor for none):
+//   y[n, o, oh, ow] = bias[o] + sum over c in o's group, i, j of
+//                     w[o, c, i, j] * x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+// Output size per dim: floor((in + 2 padding - dilation (k - 1) - 1) / stride) + 1.
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& input, const Tensor<T>& weight,
+                 const Tensor<T>& bias = Tensor<T>(), IntPair stride = 1, IntPair padding = 0,
+                 IntPair dilation = 1, std::int64_t groups = 1) {
+  static_assert(std::is_floating_point<T>::value, "conv2d: needs a floating-point tensor");
+  if (input.dim() == 3)
+    return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  const conv_detail::ConvParams p{stride, padding, dilation, groups};
+  conv_detail::check_conv_params("conv2d", p);
+  LATENT_CHECK(input.dim() == 4,
+               "conv2d: expected a 4-d input [N, C, H, W] or 3-d [C, H, W], got shape ",
+               input.shape());
+  conv_detail::check_conv_weight("conv2d", weight, "[out_channels, in_channels / groups, kH, kW]");
+  const std::int64_t channels = input.shape()[1], out_channels = weight.shape()[0];
+  LATENT_CHECK(channels % groups == 0, "conv2d: input channels ", channels, " (input of shape ",
+               input.shape(), ") are not divisible by groups=", groups);
+  LATENT_CHECK(out_channels % groups == 0, "conv2d: out_channels ", out_channels,
+               " (weight of shape ", weight.shape(), ") are not divisible by groups=", groups);
+  LATENT_CHECK(weight.shape()[1] * groups == channels, "conv2d: weight of shape ", weight.shape(),
+               " expects ", weight.shape()[1] * groups, " input channels (groups=", groups,
+               "), but the input of shape ", input.shape(), " has ", channels);
+  conv_detail::check_conv_bias("conv2d", bias, out_channels);
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t padded_h = input.shape()[2] + 2 * padding.h,
+                     padded_w = input.shape()[3] + 2 * padding.w;
+  const std::int64_t span_h = dilation.h * (kernel_h - 1) + 1,
+                     span_w = dilation.w * (kernel_w - 1) + 1;
+  LATENT_CHECK(padded_h >= span_h && padded_w >= span_w, "conv2d: padded input size [", padded_h,
+               ", ", padded_w, "] is smaller than the dilated kernel size [", span_h, ", ", span_w,
+               "] (input of shape ", input.shape(), ", weight of shape ", weight.shape(),
+               ", padding ", padding, ", dilation ", dilation, ")");
+  const std::int64_t out_h =
+      conv_detail::conv_output_size(input.shape()[2], kernel_h, padding.h, stride.h, dilation.h);
+  const std::int64_t out_w =
+      conv_detail::conv_output_size(input.shape()[3], kernel_w, padding.w, stride.w, dilation.w);
+  return conv_detail::conv2d_forward(input, weight, bias, p, out_h, out_w);
+}
+
+// 2-d transposed convolution (torch.nn.functional.conv_transpose2d) of input[N, Cin, H, W]
+// (or [Cin, H, W]) with weight[Cin, Cout / groups, kH, kW], plus bias[Cout]: the gradient
+// of conv2d with respect to its input, so it spreads each input pixel over a kernel-sized
+// patch of the output. Output size per dim:
+//   (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+// Note PyTorch's argument order: groups before dilation.
+template <class T>
+Tensor<T> conv_transpose2d(const Tensor<T>& input, const Tensor<T>& weight,
+                           const Tensor<T>& bias = Tensor<T>(), IntPair stride = 1,
+                           IntPair padding = 0, IntPair output_padding = 0, std::int64_t groups = 1,
+                           IntPair dilation = 1) {
+  static_assert(std::is_floating_point<T>::value,
+                "conv_transpose2d: needs a floating-point tensor");
+  if (input.dim() == 3)
+    return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding,
+                            groups, dilation)
+        .squeeze(0);
+  const conv_detail::ConvParams p{stride, padding, dilation, groups};
+  conv_detail::check_conv_params("conv_transpose2d", p);
+  LATENT_CHECK(input.dim() == 4,
+               "conv_transpose2d: expected a 4-d input [N, C, H, W] or 3-d [C, H, W], got shape ",
+               input.shape());
+  conv_detail::check_conv_weight("conv_transpose2d", weight,
+                                 "[in_channels, out_channels / groups, kH, kW]");
+  const std::int64_t channels = input.shape()[1];
+  LATENT_CHECK(weight.shape()[0] == channels, "conv_transpose2d: weight of shape ", weight.shape(),
+               " expects ", weight.shape()[0], " input channels, but the input of shape ",
+               input.shape(), " has ", channels);
+  LATENT_CHECK(channels % groups == 0, "conv_transpose2d: input channels ", channels,
+               " (input of shape ", input.shape(), ") are not divisible by groups=", groups);
+  const std::int64_t out_channels = weight.shape()[1] * groups;
+  conv_detail::check_conv_bias("conv_transpose2d", bias, out_channels);
+  LATENT_CHECK(output_padding.h >= 0 && output_padding.w >= 0,
+               "conv_transpose2d: output_padding must be non-negative, got ", output_padding);
+  LATENT_CHECK((output_padding.h < stride.h || output_padding.h < dilation.h) &&
+                   (output_padding.w < stride.w || output_padding.w < dilation.w),
+               "conv_transpose2d: output_padding ", output_padding,
+               " must be smaller than either stride ", stride, " or dilation ", dilation);
+  const std::int64_t kernel_h = weight.shape()[2], kernel_w = weight.shape()[3];
+  const std::int64_t out_h = conv_detail::conv_transpose_output_size(
+      input.shape()[2], kernel_h, padding.h, output_padding.h, stride.h, dilation.h);
+  const std::int64_t out_w = conv_detail::conv_transpose_output_size(
+      input.shape()[3], kernel_w, padding.w, output_padding.w, stride.w, dilation.w);
+  LATENT_CHECK(out_h > 0 && out_w > 0, "conv_transpose2d: output size [", out_h, ", ", out_w,
+               "] is not positive (input of shape ", input.shape(), ", weight of shape ",
+               weight.shape(), ", stride ", stride, ", padding ", padding, ", output_padding ",
+               output_padding, ", dilation ", dilation, ")");
+  return conv_detail::conv2d_input_grad(input, weight, bias, p, out_h, out_w);
+}
+
+// 1-d convolution of input[N, C, L] (or [C, L]) with weight[O, C / groups, k]: conv2d on
+// images of height 1.
+template <class T>
+Tensor<T> conv1d(const Tensor<T>& input, const Tensor<T>& weight,
+                 const Tensor<T>& bias = Tensor<T>(), std::int64_t stride = 1,
+                 std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1) {
+  LATENT_CHECK(input.dim() == 2 || input.dim() == 3,
+               "conv1d: expected a 3-d input [N, C, L] or 2-d [C, L], got shape ", input.shape());
+  LATENT_CHECK(weight.dim() == 3,
+               "conv1d: expected a 3-d weight [out_channels, in_channels / groups, k], got shape ",
+               weight.shape());
+  return conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, IntPair(1, stride),
+                IntPair(0, padding), IntPair(1, dilation), groups)
+      .squeeze(-2);
+}
+
+// 1-d transposed convolution of input[N, Cin, L] (or [Cin, L]) with weight[Cin, Cout / groups, k].
+template <class T>
+Tensor<T> conv_transpose1d(const Tensor<T>& input, const Tensor<T>& weight,
+                           const Tensor<T>& bias = Tensor<T>(), std::int64_t stride = 1,
+                           std::int64_t padding = 0, std::int64_t output_padding = 0,
+                           std::int64_t groups = 1, std::int64_t dilation = 1) {
+  LATENT_CHECK(input.dim() == 2 || input.dim() == 3,
+               "conv_transpose1d: expected a 3-d input [N, C, L] or 2-d [C, L], got shape ",
+               input.shape());
+  LATENT_CHECK(
+      weight.dim() == 3,
+      "conv_transpose1d: expected a 3-d weight [in_channels, out_channels / groups, k], got shape ",
+      weight.shape());
+  return conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, IntPair(1, stride),
+                          IntPair(0, padding), IntPair(0, output_padding), groups,
+                          IntPair(1, dilation))
+      .squeeze(-2);
+}
+
+}  // namespace latent::nn::functional
+
+namespace latent::nn {
+
+namespace conv_layer {
+// Registers weight and (optionally) bias with PyTorch's default convolution init.
+template <class T>
+void init_conv(Module<T>& m, Tensor<T>& weight, Tensor<T>& bias, const Shape& weight_shape, std::int64_t bias_size,
+               bool with_bias, Generator& gen) {
+  weight = empty<T>(weight_shape);
+  init::kaiming_uniform_(weight, gen, std::sqrt(5.0));
+  weight = m.register_parameter("weight", weight);
+  if (with_bias) {
+    const double bound = 1 / std::sqrt(double(init::calculate_fan_in_and_fan_out(weight_shape).first));
+    bias = empty<T>({bias_size});
+    init::uniform_(bias, gen, -bound, bound);
+    bias = m.register_parameter("bias", bias);
+  }
+}
+inline void check_conv_channels(const char* op, std::int64_t in, std::int64_t out, std::int64_t groups) {
+  LATENT_CHECK(in > 0 && out > 0 && groups > 0, op, ": channels and groups must be positive");
+  LATENT_CHECK(in % groups == 0 && out % groups == 0, op, ": in_channels ", in, " and out_channels ", out,
+               " must be divisible by groups ", groups);
+}
+}  // namespace conv_layer
+
+template <class T>
+class Conv2d : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+  Conv2d(std::int64_t in_channels, std::int64_t out_channels, functional::IntPair kernel_size, Generator& gen,
+         functional::IntPair stride = 1, functional::IntPair padding = 0, functional::IntPair dilation = 1,
+         std::int64_t groups = 1, bool with_bias = true)
+      : stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {
+    conv_layer::check_conv_channels("Conv2d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size.h, kernel_size.w},
+                      out_channels, with_bias, gen);
+  }
+  std::string name() const override { return "Conv2d"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    return functional::conv2d(x, weight, bias, stride_, padding_, dilation_, groups_);
+  }
+
+ private:
+  functional::IntPair stride_, padding_, dilation_;
+  std::int64_t groups_;
+};
+
+template <class T>
+class Conv1d : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+  Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size, Generator& gen,
+         std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1,
+         bool with_bias = true)
+      : stride_(stride), padding_(padding), dilation_(dilation), groups_(groups) {
+    conv_layer::check_conv_channels("Conv1d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {out_channels, in_channels / groups, kernel_size}, out_channels,
+                      with_bias, gen);
+  }
+  std::string name() const override { return "Conv1d"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    return functional::conv1d(x, weight, bias, stride_, padding_, dilation_, groups_);
+  }
+
+ private:
+  std::int64_t stride_, padding_, dilation_, groups_;
+};
+
+template <class T>
+class ConvTranspose2d : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+  ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, functional::IntPair kernel_size,
+                  Generator& gen, functional::IntPair stride = 1, functional::IntPair padding = 0,
+                  functional::IntPair output_padding = 0, std::int64_t groups = 1, bool with_bias = true,
+                  functional::IntPair dilation = 1)
+      : stride_(stride), padding_(padding), output_padding_(output_padding), dilation_(dilation), groups_(groups) {
+    conv_layer::check_conv_channels("ConvTranspose2d", in_channels, out_channels, groups);
+    conv_layer::init_conv(*this, weight, bias, {in_channels, out_channels / groups, kernel_size.h, kernel_size.w},
+                      out_channels, with_bias, gen);
+  }
+  std::string name() const override { return "ConvTranspose2d"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    return functional::conv_transpose2d(x, weight, bias, stride_, padding_, output_padding_, groups_, dilation_);
+  }
+
+ private:
+  functional::IntPair stride_, padding_, output_padding_, dilation_;
+  std::int64_t groups_;
+};
+
+}  // namespace latent::nn
+// ---- latent/nn/functional.hpp ----
+// latent::nn::functional: the neural-network ops (activations, softmax, norms, losses,
+// convolution, pooling, attention, ...), named and behaving as torch.nn.functional.
+
+// ---- latent/nn/functional/activation.hpp ----
+// Activation functions, as torch.nn.functional: relu, leaky_relu, elu, gelu (exact and
+// tanh approximation), silu, mish, softplus, logsigmoid, hardtanh, sigmoid, tanh.
+//
+// Each one is elementwise, y = f(x), with the gradient g * f'(x). The forward runs the
+// vectorised kernels of kernels/transcendental.hpp where there is one. The backward comes
+// in two forms that compute the same values (record_activation):
+//  - an ordinary backward (grad mode off inside it) makes g * f'(x) in one fused pass;
+//  - a backward that must itself be differentiable (create_graph, as for WGAN-GP) builds
+//    f'(x) from differentiable ops, so second and higher derivatives work.
+// The derivatives, with s = sigmoid:
+//   leaky_relu: 1 (x > 0) or slope           elu: 1 (x > 0) or alpha exp(x)
+//   gelu:       Phi(x) + x phi(x), Phi the standard normal CDF, phi its density
+//   gelu tanh:  y = x s(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+//               s(2u) (1 + 2 x u' (1 - s(2u))), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+//   silu:       s(x) (1 + x (1 - s(x)))      softplus: s(beta x), or 1 past the threshold
+//   mish:       y = x tanh(sp(x)), sp = softplus: tanh(sp) + x s(x) (1 - tanh(sp)^2)
+//   logsigmoid: s(-x)                        hardtanh: 1 strictly inside (min, max), else 0
+
+namespace latent {
+namespace detail {
+
+// The values of x as a contiguous array (x itself when it already is one).
+template <class T>
+Tensor<T> activation_contiguous(const Tensor<T>& x) {
+  return x.is_contiguous() ? x.detach() : contiguous_copy(x);
+}
+
+// y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
+template <class T, class Kernel>
+Tensor<T> activation_forward_kernel(const Tensor<T>& x, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), out.data(), x.numel());
+  return out;
+}
+
+// grad_in = kernel(x, grad_out) with an array kernel kernel(x, grad_out, grad_in, n).
+template <class T, class Kernel>
+Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  const Tensor<T> gc = activation_contiguous(g);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), gc.data(), out.data(), x.numel());
+  return out;
+}
+
+// Attaches the backward of an activation y = f(x) to its output: fused(x, g) computes
+// g * f'(x) in an ordinary backward; slope(x) builds f'(x) from differentiable ops for a
+// backward that will be differentiated (the engine runs a backward with grad mode on
+// exactly when create_graph is set).
+template <class T, class Fused, class Slope>
+Tensor<T> record_activation(const Tensor<T>& out, const char* name, const Tensor<T>& x, Fused fused,
+                            Slope slope) {
+  return record<T>(out, name, {&x}, [x, fused, slope](const Tensor<T>& g) {
+    if (!is_grad_enabled()) return std::vector<Tensor<T>>{fused(x, g)};
+    return std::vector<Tensor<T>>{g * slope(x)};
+  });
+}
+
+// A mask as a tensor of 0s and 1s (a constant: no gradient flows through it).
+template <class T, class Pred>
+Tensor<T> activation_indicator(const Tensor<T>& x, Pred pred) {
+  return map<T>(x.detach(), [pred](T v) { return pred(v) ? T(1) : T(0); });
+}
+
+// softplus(v) = max(v, 0) + log1p(exp(-|v|)): no overflow, no threshold.
+template <class T>
+T stable_softplus(T v) {
+  return (v > T(0) ? v : T(0)) + std::log1p(std::exp(-std::fabs(v)));
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// The activations that are also tensor maths live in latent:: (ops/unary_ops.hpp).
+using latent::relu;
+using latent::sigmoid;
+using latent::tanh;
+
+// leaky_relu(x) = x for x > 0, negative_slope * x otherwise.
+template <class T>
+Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = Scalar<T>(0.01)) {
+  const T slope = negative_slope;
+  Tensor<T> out = latent::detail::map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+  return record<T>(out, "leaky_relu", {&x}, [x, slope](const Tensor<T>& g) {
+    // f' is piecewise constant: g * f'(x) is linear in g, and its derivative in x is 0.
+    const Tensor<T> factor =
+        latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
+    return std::vector<Tensor<T>>{g * factor};
+  });
+}
+
+// elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise.
+template <class T>
+Tensor<T> elu(const Tensor<T>& x, Scalar<T> alpha = Scalar<T>(1)) {
+  const T a = alpha;
+  Tensor<T> out = latent::detail::map<T>(x, [a](T v) { return v > T(0) ? v : a * std::expm1(v); });
+  return latent::detail::record_activation(
+      out, "elu", x,
+      [a](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "elu",
+                                       [a](T xv, T gv) { return xv > T(0) ? gv : gv * a * std::exp(xv); });
+      },
+      [a](const Tensor<T>& v) {
+        // exp of min(x, 0): the branch not taken must stay finite, or 0 * inf = NaN.
+        return where(gt(v.detach(), T(0)), T(1), exp(clamp(v, std::nullopt, T(0))) * a);
+      });
+}
+
+// gelu(x) = x Phi(x), Phi the standard normal CDF; approximate = "tanh" gives
+// x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 instead.
+template <class T>
+Tensor<T> gelu(const Tensor<T>& x, const std::string& approximate = "none") {
+  using namespace kernels::math_constants;
+  const bool use_tanh = approximate == "tanh";
+  LATENT_CHECK(use_tanh || approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"",
+               approximate, "\"");
+  if (use_tanh) {
+    return latent::detail::record_activation(
+        latent::detail::activation_forward_kernel(
+            x, [](const T* in, T* y, std::int64_t n) { kernels::gelu_tanh(in, y, n); }),
+        "gelu", x,
+        [](const Tensor<T>& v, const Tensor<T>& g) {
+          return latent::detail::activation_backward_kernel(
+              v, g, [](const T* in, const T* go, T* gi, std::int64_t n) {
+                kernels::gelu_tanh_backward(in, go, gi, n);
+              });
+        },
+        [](const Tensor<T>& v) {
+          const Tensor<T> v2 = square(v);
+          const Tensor<T> s = sigmoid(v * (v2 * T(gelu_tanh_kappa) + T(1)) * T(2 * sqrt_2_over_pi));
+          const Tensor<T> du = (v2 * T(3 * gelu_tanh_kappa) + T(1)) * T(sqrt_2_over_pi);
+          return s * (v * du * (T(1) - s) * T(2) + T(1));
+        });
+  }
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [](const T* in, T* y, std::int64_t n) { kernels::gelu(in, y, n); }),
+      "gelu", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::activation_backward_kernel(
+            v, g,
+            [](const T* in, const T* go, T* gi, std::int64_t n) { kernels::gelu_backward(in, go, gi, n); });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> cdf = (erf(v * T(sqrt_half)) + T(1)) * T(0.5);
+        const Tensor<T> pdf = exp(square(v) * T(-0.5)) * T(inv_sqrt_2pi);
+        return cdf + v * pdf;
+      });
+}
+
+// silu(x) = x sigmoid(x) (also called swish).
+template <class T>
+Tensor<T> silu(const Tensor<T>& x) {
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [](const T* in, T* y, std::int64_t n) { kernels::silu(in, y, n); }),
+      "silu", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::activation_backward_kernel(
+            v, g,
+            [](const T* in, const T* go, T* gi, std::int64_t n) { kernels::silu_backward(in, go, gi, n); });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> s = sigmoid(v);
+        return s * (v * (T(1) - s) + T(1));
+      });
+}
+
+// softplus(x) = log(1 + exp(beta x)) / beta, or x itself where beta x > threshold.
+template <class T>
+Tensor<T> softplus(const Tensor<T>& x, Scalar<T> beta = Scalar<T>(1), Scalar<T> threshold = Scalar<T>(20)) {
+  const T b = beta, th = threshold;
+  return latent::detail::record_activation(
+      latent::detail::activation_forward_kernel(
+          x, [b, th](const T* in, T* y, std::int64_t n) { kernels::softplus(in, y, n, b, th); }),
+      "softplus", x,
+      [b, th](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "softplus", [b, th](T xv, T gv) {
+          const T z = xv * b;
+          return z > th ? gv : gv / (T(1) + std::exp(-z));
+        });
+      },
+      [b, th](const Tensor<T>& v) {
+        const Tensor<bool> linear =
+            latent::detail::map<bool>(v.detach(), [b, th](T xv) { return xv * b > th; });
+        return where(linear, T(1), sigmoid(v * b));
+      });
+}
+
+// logsigmoid(x) = log(sigmoid(x)) = -log(1 + exp(-x)) = -softplus(-x), computed as
+// min(x, 0) - log1p(exp(-|x|)) so that it neither overflows nor cancels. In float this is
+// the softplus kernel with beta = -1 (softplus(x, beta) = log(1 + exp(beta x)) / beta) and
+// no threshold.
+template <class T>
+Tensor<T> logsigmoid(const Tensor<T>& x) {
+  Tensor<T> out;
+  if constexpr (std::is_same<T, float>::value) {
+    out = latent::detail::activation_forward_kernel(x, [](const float* in, float* y, std::int64_t n) {
+      kernels::softplus(in, y, n, -1.0f, std::numeric_limits<float>::infinity());
+    });
+  } else {
+    out = latent::detail::map<T>(x, [](T v) { return -latent::detail::stable_softplus(-v); });
+  }
+  return latent::detail::record_activation(
+      out, "logsigmoid", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "logsigmoid",
+                                       [](T xv, T gv) { return gv / (T(1) + std::exp(xv)); });
+      },
+      [](const Tensor<T>& v) { return sigmoid(-v); });
+}
+
+// mish(x) = x tanh(softplus(x)).
+template <class T>
+Tensor<T> mish(const Tensor<T>& x) {
+  using latent::detail::stable_softplus;
+  return latent::detail::record_activation(
+      latent::detail::map<T>(x, [](T v) { return v * std::tanh(stable_softplus(v)); }), "mish", x,
+      [](const Tensor<T>& v, const Tensor<T>& g) {
+        return latent::detail::map2<T>(v, g, "mish", [](T xv, T gv) {
+          const T t = std::tanh(stable_softplus(xv));
+          const T s = T(1) / (T(1) + std::exp(-xv));
+          return gv * (t + xv * s * (T(1) - t * t));
+        });
+      },
+      [](const Tensor<T>& v) {
+        const Tensor<T> t = latent::tanh(softplus(v));
+        return t + v * sigmoid(v) * (T(1) - square(t));
+      });
+}
+
+// hardtanh(x) = x clamped to [min_val, max_val]; the gradient is 1 strictly inside.
+template <class T>
+Tensor<T> hardtanh(const Tensor<T>& x, Scalar<T> min_val = Scalar<T>(-1), Scalar<T> max_val = Scalar<T>(1)) {
+  const T lo = min_val, hi = max_val;
+  LATENT_CHECK(!(hi < lo), "hardtanh: min_val ", lo, " is greater than max_val ", hi);
+  Tensor<T> out = latent::detail::map<T>(x, [lo, hi](T v) {
+    return v != v ? v : v < lo ? lo : v > hi ? hi : v;
+  });
+  return record<T>(out, "hardtanh", {&x}, [x, lo, hi](const Tensor<T>& g) {
+    const Tensor<T> inside =
+        latent::detail::activation_indicator(x, [lo, hi](T v) { return v > lo && v < hi; });
+    return std::vector<Tensor<T>>{g * inside};
+  });
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/embedding.hpp ----
+// Embedding lookup and one-hot encoding, as torch.nn.functional.embedding / one_hot.
+//
+// embedding(indices, weight) replaces every index i by the row weight[i], so the result
+// has shape indices.shape + [embedding_dim]. Its gradient adds each output row's gradient
+// into the row it was read from (rows read several times accumulate, in order):
+//   dweight = index_add(zeros, 0, indices, g)
+// which is differentiable (its own gradient reads rows again), so second derivatives work.
+// The row at padding_idx, when given, receives no gradient, as in PyTorch.
+
+namespace latent {
+namespace nn::functional {
+
+// Rows of weight [num_embeddings, embedding_dim] picked by indices (any shape). Indices
+// outside [0, num_embeddings) are an Error. padding_idx (may be negative, counted from the
+// end) names a row that gets no gradient.
+template <class T>
+Tensor<T> embedding(const Tensor<std::int64_t>& indices, const Tensor<T>& weight,
+                    std::optional<std::int64_t> padding_idx = std::nullopt) {
+  LATENT_CHECK(weight.dim() == 2, "embedding: weight must be a matrix [num_embeddings, embedding_dim], got shape ",
+               weight.shape());
+  const std::int64_t count = weight.shape()[0], width = weight.shape()[1];
+  const Tensor<std::int64_t> flat = latent::detail::contiguous_index(indices).reshape(Shape{-1});
+  const std::int64_t* ip = flat.data();
+  for (std::int64_t i = 0; i < flat.numel(); ++i)
+    LATENT_CHECK(ip[i] >= 0 && ip[i] < count, "embedding: index ", ip[i], " is out of range for ", count,
+                 " embeddings");
+  std::int64_t padding = -1;
+  if (padding_idx) {
+    LATENT_CHECK(*padding_idx >= -count && *padding_idx < count, "embedding: padding_idx ", *padding_idx,
+                 " is out of range for ", count, " embeddings");
+    padding = *padding_idx < 0 ? *padding_idx + count : *padding_idx;
+  }
+  const Shape rows{flat.numel(), width};
+  Shape out_shape = indices.shape();
+  out_shape.push_back(width);
+  Tensor<T> out = latent::detail::gather_values(weight, 0, latent::detail::index_along(flat, rows, 0)).reshape(out_shape);
+  return record<T>(out, "embedding", {&weight}, [flat, rows, padding, ws = weight.shape()](const Tensor<T>& g) {
+    Tensor<T> g2 = g.reshape(rows);
+    if (padding >= 0) {
+      // Zero the gradient of every lookup of the padding row.
+      const Tensor<T> keep = latent::detail::map<T>(flat, [padding](std::int64_t i) { return i == padding ? T(0) : T(1); });
+      g2 = g2 * keep.reshape(Shape{rows[0], 1});
+    }
+    return std::vector<Tensor<T>>{index_add(zeros<T>(ws), 0, flat, g2)};
+  });
+}
+
+// indices (any shape, values in [0, num_classes)) as one-hot rows: the result has shape
+// indices.shape + [num_classes], with a 1 at each index. num_classes = -1 means
+// max(indices) + 1. Integer-valued, as in PyTorch; use .to<float>() for a float tensor.
+inline Tensor<std::int64_t> one_hot(const Tensor<std::int64_t>& indices, std::int64_t num_classes = -1) {
+  const Tensor<std::int64_t> flat = latent::detail::contiguous_index(indices);
+  const std::int64_t* ip = flat.data();
+  const std::int64_t n = flat.numel();
+  std::int64_t largest = -1;
+  for (std::int64_t i = 0; i < n; ++i) {
+    LATENT_CHECK(ip[i] >= 0, "one_hot: class values must be non-negative, got ", ip[i]);
+    largest = std::max(largest, ip[i]);
+  }
+  if (num_classes == -1) {
+    LATENT_CHECK(n > 0, "one_hot: cannot infer num_classes from an empty tensor");
+    num_classes = largest + 1;
+  }
+  LATENT_CHECK(num_classes >= 0, "one_hot: num_classes must be positive or -1, got ", num_classes);
+  LATENT_CHECK(largest < num_classes, "one_hot: class value ", largest, " is not smaller than num_classes ",
+               num_classes);
+  Shape shape = indices.shape();
+  shape.push_back(num_classes);
+  Tensor<std::int64_t> out = zeros<std::int64_t>(shape);
+  for (std::int64_t i = 0; i < n; ++i) out.data()[i * num_classes + ip[i]] = 1;
+  return out;
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/loss.hpp ----
+// Losses, as torch.nn.functional, and the VAE's: regression (mse, l1, smooth l1, huber),
+// binary cross-entropy (on probabilities and on logits), Gaussian negative log-likelihood,
+// KL divergences (kl_div, and the closed forms between normal distributions), the ELBO.
+// Classification losses are in cross_entropy.hpp, GAN losses in gan_loss.hpp; this header
+// includes both.
+//
+// Every loss takes reduction = "mean" (default), "sum" or "none" (loss_reduction.hpp).
+// Losses are written with differentiable ops, so second derivatives work (binary
+// cross-entropy on probabilities has a backward of its own, PyTorch's, also written
+// with differentiable ops).
+
+// ---- latent/nn/functional/cross_entropy.hpp ----
+// Classification losses, as torch.nn.functional: nll_loss and cross_entropy.
+//
+// Layout: input [N, C] or [N, C, d1, ...] (or [C] for one sample), class dim 1 (0 for
+// [C]); class-index targets (int64) have the input's shape without the class dim.
+//
+//   nll_loss:      l_k = -w[t_k] * x[k, t_k]         (0 where t_k == ignore_index)
+//   cross_entropy: nll_loss of log_softmax(input) along the class dim
+// "mean" divides the sum of l_k by the sum of w[t_k] over the targets not ignored (their
+// count when there is no weight), so a weighted mean is a true weighted average; with
+// every target ignored it is 0 / 0 = NaN, as in PyTorch.
+//
+// Label smoothing e mixes the one-hot target with the uniform distribution over the C
+// classes. As in PyTorch the loss is
+//   (1 - e) * nll + (e / C) * smooth,  smooth_k = -sum_c w[c] * log p[k, c]
+// with smooth_k = 0 for ignored targets and smooth reduced like nll (same divisor).
+//
+// Probability targets (a float target of the input's shape, e.g. soft labels):
+//   l_k = -sum_c w[c] * q[k, c] * log p[k, c],  q = (1 - e) target + e / C
+// and "mean" divides by the number of samples (elements / C).
+//
+// As in PyTorch, the class weights of class-index losses are constants (no gradient).
+//
+// Picking x[k, t_k] is an op of its own (pick_classes), with its adjoint (place_classes)
+// as its backward and the pick again as the adjoint's backward, so second derivatives
+// of the losses work.
+
+// ---- latent/nn/functional/loss_reduction.hpp ----
+// How a loss reduces its per-element values, PyTorch's reduction= argument:
+//   "none": the per-element losses, "mean": their mean, "sum": their sum
+// ("batchmean", for kl_div only: the sum divided by the batch size). It is given as a
+// string, as in PyTorch (mse_loss(x, y, "sum")), or as Reduction::Sum; an unknown string
+// is reported by the loss that receives it.
+
+namespace latent::nn::functional {
+
+struct Reduction {
+  enum Kind { None, Mean, Sum, BatchMean, Invalid };
+
+  Kind kind = Mean;
+  std::string name = "mean";  // as the caller spelled it, for error messages
+
+  Reduction(Kind k)
+      : kind(k),
+        name(k == None        ? "none"
+             : k == Sum       ? "sum"
+             : k == BatchMean ? "batchmean"
+                              : "mean") {}                          // NOLINT: implicit by design
+  Reduction(const std::string& s) : kind(parse(s)), name(s) {}      // NOLINT
+  Reduction(const char* s) : Reduction(std::string(s ? s : "")) {}  // NOLINT
+
+ private:
+  static Kind parse(const std::string& s) {
+    if (s == "none") return None;
+    if (s == "mean") return Mean;
+    if (s == "sum") return Sum;
+    if (s == "batchmean") return BatchMean;
+    return Invalid;
+  }
+};
+
+// Fails unless r is "none", "mean" or "sum" (or also "batchmean" where allowed).
+inline void check_reduction(const Reduction& r, const char* op, bool allow_batchmean = false) {
+  if (r.kind == Reduction::Invalid || (r.kind == Reduction::BatchMean && !allow_batchmean))
+    fail(op, ": \"", r.name, "\" is not a valid value for reduction (expected \"none\", \"mean\" or \"sum\"",
+         allow_batchmean ? " or \"batchmean\")" : ")");
+}
+
+// The per-element losses, reduced as asked ("batchmean" divides the sum by size(0)).
+template <class T>
+Tensor<T> apply_reduction(const Tensor<T>& loss, const Reduction& r, const char* op) {
+  switch (r.kind) {
+    case Reduction::None:
+      return loss;
+    case Reduction::Sum:
+      return loss.sum();
+    case Reduction::Mean:
+      return loss.mean();
+    case Reduction::BatchMean:
+      return loss.dim() == 0 ? loss.sum() : loss.sum() / static_cast<T>(loss.size(0));
+    case Reduction::Invalid:
+      break;
+  }
+  check_reduction(r, op);
+  return loss;
+}
+
+}  // namespace latent::nn::functional
+
+namespace latent {
+namespace detail {
+
+// Which element of each sample a classification loss picks: positions k = (b, s) of a
+// [batch, classes, spatial] input, each with its class (-1 where ignored) and a factor.
+template <class T>
+struct ClassPick {
+  Shape input_shape;   // the input's shape
+  Shape picked_shape;  // the target's shape
+  std::int64_t batch = 1, classes = 1, spatial = 1;
+  std::vector<std::int64_t> index;  // per position: the class, or -1 where ignored
+  std::vector<T> scale;             // per position: the factor applied to the pick
+};
+
+template <class T>
+Tensor<T> place_classes(const Tensor<T>& g, const std::shared_ptr<const ClassPick<T>>& pick);
+
+// out[k] = scale[k] * x[b, index[k], s] (0 where index[k] < 0): shape picked_shape.
+template <class T>
+Tensor<T> pick_classes(const Tensor<T>& x, const std::shared_ptr<const ClassPick<T>>& pick) {
+  const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+  Tensor<T> out(pick->picked_shape);
+  const T* in = xc.data();
+  T* o = out.data();
+  const std::int64_t c = pick->classes, s = pick->spatial;
+  for (std::int64_t b = 0; b < pick->batch; ++b)
+    for (std::int64_t j = 0; j < s; ++j) {
+      const std::int64_t k = b * s + j, t = pick->index[k];
+      o[k] = t < 0 ? T(0) : pick->scale[k] * in[(b * c + t) * s + j];
+    }
+  return record<T>(out, "pick_classes", {&x},
+                   [pick](const Tensor<T>& g) { return std::vector<Tensor<T>>{place_classes(g, pick)}; });
+}
+
+// The adjoint of pick_classes: zeros of input_shape with scale[k] * g[k] at each pick.
+template <class T>
+Tensor<T> place_classes(const Tensor<T>& g, const std::shared_ptr<const ClassPick<T>>& pick) {
+  const Tensor<T> gc = g.is_contiguous() ? g.detach() : contiguous_copy(g);
+  Tensor<T> out = zeros<T>(pick->input_shape);
+  const T* in = gc.data();
+  T* o = out.data();
+  const std::int64_t c = pick->classes, s = pick->spatial;
+  for (std::int64_t b = 0; b < pick->batch; ++b)
+    for (std::int64_t j = 0; j < s; ++j) {
+      const std::int64_t k = b * s + j, t = pick->index[k];
+      if (t >= 0) o[(b * c + t) * s + j] = pick->scale[k] * in[k];
+    }
+  return record<T>(out, "place_classes", {&g},
+                   [pick](const Tensor<T>& gg) { return std::vector<Tensor<T>>{pick_classes(gg, pick)}; });
+}
+
+// The class dim of a classification input: 1, or 0 for a single sample [C].
+template <class T>
+int class_dim(const Tensor<T>& input, const char* op) {
+  LATENT_CHECK(input.dim() >= 1, op, ": input must have a class dim, got a scalar");
+  return input.dim() == 1 ? 0 : 1;
+}
+
+// Checks shapes and targets and builds the pick of -w[t_k] * x[k, t_k].
+// total_weight = sum of w[t_k] over the targets that are not ignored.
+template <class T>
+std::shared_ptr<const ClassPick<T>> make_class_pick(const Tensor<T>& input,
+                                                    const Tensor<std::int64_t>& target,
+                                                    const Tensor<T>& weight, std::int64_t ignore_index,
+                                                    const char* op, T& total_weight) {
+  const int cd = class_dim(input, op);
+  auto pick = std::make_shared<ClassPick<T>>();
+  pick->input_shape = input.shape();
+  pick->classes = input.shape()[cd];
+  Shape expected;
+  for (int i = 0; i < input.dim(); ++i) {
+    if (i == cd) continue;
+    expected.push_back(input.shape()[i]);
+    if (i < cd)
+      pick->batch *= input.shape()[i];
+    else
+      pick->spatial *= input.shape()[i];
+  }
+  LATENT_CHECK(target.shape() == expected, op, ": input of shape ", input.shape(),
+               " needs a target of shape ", expected, ", got ", target.shape());
+  const std::int64_t c = pick->classes;
+  LATENT_CHECK(!weight.defined() || weight.shape() == Shape{c}, op, ": weight must have shape [", c,
+               "] (one per class), got ", weight.shape());
+  pick->picked_shape = expected;
+  const Tensor<std::int64_t> tc = target.is_contiguous() ? target : contiguous_copy(target);
+  const Tensor<T> wc =
+      !weight.defined() || weight.is_contiguous() ? weight.detach() : contiguous_copy(weight);
+  const std::int64_t n = target.numel();
+  pick->index.resize(static_cast<std::size_t>(n));
+  pick->scale.resize(static_cast<std::size_t>(n));
+  total_weight = T(0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::int64_t t = tc.data()[k];
+    if (t == ignore_index) {
+      pick->index[k] = -1;
+      pick->scale[k] = T(0);
+      continue;
+    }
+    LATENT_CHECK(t >= 0 && t < c, op, ": target ", t, " is out of range for ", c, " classes (at position ", k,
+                 " of the target, shape ", target.shape(), ")");
+    const T w = wc.defined() ? wc.data()[t] : T(1);
+    pick->index[k] = t;
+    pick->scale[k] = -w;
+    total_weight += w;
+  }
+  return pick;
+}
+
+// nll_loss on log-probabilities; `op` names the public op in messages.
+template <class T>
+Tensor<T> nll_loss_impl(const Tensor<T>& log_probs, const Tensor<std::int64_t>& target,
+                        const Tensor<T>& weight, std::int64_t ignore_index,
+                        const nn::functional::Reduction& reduction, const char* op, T& total_weight) {
+  nn::functional::check_reduction(reduction, op);
+  const auto pick = make_class_pick(log_probs, target, weight, ignore_index, op, total_weight);
+  const Tensor<T> losses = pick_classes(log_probs, pick);
+  if (reduction.kind == nn::functional::Reduction::None) return losses;
+  if (reduction.kind == nn::functional::Reduction::Sum) return losses.sum();
+  return losses.sum() / total_weight;
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// The negative log-likelihood of class-index targets, given log-probabilities
+// (e.g. the output of log_softmax): input [N, C] or [N, C, d1, ...] or [C].
+template <class T>
+Tensor<T> nll_loss(const Tensor<T>& input, const Tensor<std::int64_t>& target,
+                   const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
+                   const Reduction& reduction = Reduction::Mean) {
+  T total_weight = T(0);
+  return latent::detail::nll_loss_impl(input, target, weight, ignore_index, reduction, "nll_loss",
+                                       total_weight);
+}
+
+// Cross-entropy of class-index targets with unnormalised scores (logits):
+// nll_loss(log_softmax(input, class dim), ...), with optional label smoothing.
+template <class T>
+Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<std::int64_t>& target,
+                        const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
+                        const Reduction& reduction = Reduction::Mean,
+                        Scalar<T> label_smoothing = Scalar<T>(0)) {
+  const char* op = "cross_entropy";
+  const int cd = latent::detail::class_dim(input, op);
+  LATENT_CHECK(label_smoothing >= T(0) && label_smoothing <= T(1), op,
+               ": label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
+  const Tensor<T> log_probs = log_softmax(input, cd);
+  T total_weight = T(0);
+  const Tensor<T> nll =
+      latent::detail::nll_loss_impl(log_probs, target, weight, ignore_index, reduction, op, total_weight);
+  if (!(label_smoothing > T(0))) return nll;
+
+  // smooth_k = -sum_c w[c] log p[k, c], 0 where the target is ignored.
+  Tensor<T> smooth;
+  if (weight.defined()) {
+    Shape class_shape = Dims::filled(input.dim(), 1);
+    class_shape[cd] = input.shape()[cd];
+    smooth = -(log_probs * weight.detach().reshape(class_shape)).sum(cd);
+  } else {
+    smooth = -log_probs.sum(cd);
+  }
+  const Tensor<bool> ignored =
+      latent::detail::map<bool>(target, [ignore_index](std::int64_t t) { return t == ignore_index; });
+  smooth = where(ignored, T(0), smooth);
+  if (reduction.kind == Reduction::Sum) smooth = smooth.sum();
+  if (reduction.kind == Reduction::Mean) smooth = smooth.sum() / total_weight;
+  const T e = label_smoothing, classes = static_cast<T>(input.shape()[cd]);
+  return nll * (T(1) - e) + smooth * (e / classes);
+}
+
+// Cross-entropy with probability targets (soft labels): target has the input's shape and
+// holds a distribution over the classes for each sample.
+template <class T>
+Tensor<T> cross_entropy(const Tensor<T>& input, const Tensor<T>& target,
+                        const Tensor<T>& weight = Tensor<T>(), std::int64_t ignore_index = -100,
+                        const Reduction& reduction = Reduction::Mean,
+                        Scalar<T> label_smoothing = Scalar<T>(0)) {
+  const char* op = "cross_entropy";
+  check_reduction(reduction, op);
+  const int cd = latent::detail::class_dim(input, op);
+  LATENT_CHECK(target.shape() == input.shape(), op, ": probability targets must have the input's shape ",
+               input.shape(), ", got ", target.shape());
+  LATENT_CHECK(ignore_index < 0, op, ": ignore_index (", ignore_index,
+               ") is not supported for probability (floating-point) targets");
+  LATENT_CHECK(label_smoothing >= T(0) && label_smoothing <= T(1), op,
+               ": label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
+  const std::int64_t c = input.shape()[cd];
+  LATENT_CHECK(!weight.defined() || weight.shape() == Shape{c}, op, ": weight must have shape [", c,
+               "] (one per class), got ", weight.shape());
+  const T e = label_smoothing;
+  const Tensor<T> q = e > T(0) ? target * (T(1) - e) + e / static_cast<T>(c) : target;
+  Tensor<T> terms = log_softmax(input, cd) * q;
+  if (weight.defined()) {
+    Shape class_shape = Dims::filled(input.dim(), 1);
+    class_shape[cd] = c;
+    terms = terms * weight.reshape(class_shape);
+  }
+  if (reduction.kind == Reduction::None) return -terms.sum(cd);
+  if (reduction.kind == Reduction::Sum) return -terms.sum();
+  const T samples = c > 0 ? static_cast<T>(input.numel() / c) : T(0);
+  return -terms.sum() / samples;
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/gan_loss.hpp ----
+// GAN losses, from the discriminator's (critic's) raw scores, and the gradient penalties.
+//
+// With D(x) = sigmoid(logit) the probability that x is real, and log sigmoid computed
+// stably (logsigmoid, so no score saturates to log 0):
+//   gan_d_loss                = -E log D(x) - E log(1 - D(G(z)))     (the discriminator's
+//                               side of the minimax game; BCE on real = 1 plus fake = 0)
+//   gan_g_loss_minimax        =  E log(1 - D(G(z)))      (the original game; it saturates:
+//                               its gradient vanishes when D rejects the fakes confidently)
+//   gan_g_loss_nonsaturating  = -E log D(G(z))           (the usual choice)
+// Hinge (as in SAGAN / BigGAN):
+//   hinge_d_loss = E relu(1 - D(x)) + E relu(1 + D(G(z))),  hinge_g_loss = -E D(G(z))
+// Wasserstein (WGAN), D an unconstrained critic:
+//   wasserstein_d_loss = E D(G(z)) - E D(x),  wasserstein_g_loss = -E D(G(z))
+// Every E is a mean over the batch (over all elements of the scores).
+//
+// Penalties, for a critic given as a callable Tensor<T>(const Tensor<T>&):
+//   gradient_penalty (WGAN-GP): E (||grad_x D(x_hat)||_2 - target_norm)^2 over samples
+//     x_hat = a real + (1 - a) fake, a ~ U[0, 1) drawn per sample
+//   r1_penalty: (gamma / 2) E ||grad_x D(x)||^2 over real samples (gamma = 1: half the
+//     mean squared gradient norm; pass your gamma, e.g. 10, to get the usual term)
+// The gradients are taken with create_graph, so the penalty can be differentiated with
+// respect to the critic's parameters. real and fake are treated as data: no gradient
+// flows back to them (or to the generator that made fake).
+
+namespace latent {
+namespace detail {
+
+// The critic's gradient at x, one row per sample ([N, features]), differentiable.
+template <class T, class Critic>
+Tensor<T> critic_input_gradient(Critic& critic, const Tensor<T>& x, const char* op) {
+  const Tensor<T> score = critic(x);
+  LATENT_CHECK(score.requires_grad(), op, ": the critic's output does not depend on its input");
+  const Tensor<T> grad = autograd::grad<T>({score.sum()}, {x}, {}, /*create_graph=*/true)[0];
+  return grad.reshape(Shape{x.shape()[0], -1});
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+template <class T>
+Tensor<T> gan_d_loss(const Tensor<T>& real_logits, const Tensor<T>& fake_logits) {
+  return -logsigmoid(real_logits).mean() - logsigmoid(-fake_logits).mean();
+}
+
+template <class T>
+Tensor<T> gan_g_loss_minimax(const Tensor<T>& fake_logits) {
+  return logsigmoid(-fake_logits).mean();
+}
+
+template <class T>
+Tensor<T> gan_g_loss_nonsaturating(const Tensor<T>& fake_logits) {
+  return -logsigmoid(fake_logits).mean();
+}
+
+template <class T>
+Tensor<T> hinge_d_loss(const Tensor<T>& real_scores, const Tensor<T>& fake_scores) {
+  return relu(T(1) - real_scores).mean() + relu(fake_scores + T(1)).mean();
+}
+
+template <class T>
+Tensor<T> hinge_g_loss(const Tensor<T>& fake_scores) {
+  return -fake_scores.mean();
+}
+
+template <class T>
+Tensor<T> wasserstein_d_loss(const Tensor<T>& real_scores, const Tensor<T>& fake_scores) {
+  return fake_scores.mean() - real_scores.mean();
+}
+
+template <class T>
+Tensor<T> wasserstein_g_loss(const Tensor<T>& fake_scores) {
+  return -fake_scores.mean();
+}
+
+// WGAN-GP's penalty: E (||grad D(x_hat)|| - target_norm)^2 (see above), the norm taken
+// over all of a sample's elements, at x_hat = alpha real + (1 - alpha) fake with one
+// alpha in [0, 1) per sample ([N], given here). The norm of a zero gradient is 0 with a
+// zero gradient of its own (not the NaN of sqrt'(0)).
+template <class T, class Critic>
+Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<T>& fake, const Tensor<T>& alpha,
+                           Scalar<T> target_norm = Scalar<T>(1)) {
+  LATENT_CHECK(real.dim() >= 1 && real.shape() == fake.shape(), "gradient_penalty: real ", real.shape(),
+               " and fake ", fake.shape(), " must have one shape with a batch dim first");
+  LATENT_CHECK(alpha.dim() == 1 && alpha.shape()[0] == real.shape()[0], "gradient_penalty: alpha must have shape [",
+               real.shape()[0], "], got ", alpha.shape());
+  // The penalty needs a graph even where the caller has turned gradients off.
+  EnableGradGuard enable_grad;
+  Shape per_sample = Dims::filled(real.dim(), 1);
+  per_sample[0] = real.shape()[0];
+  Tensor<T> x_hat;
+  {
+    NoGradGuard no_grad;
+    const Tensor<T> a = alpha.detach().reshape(per_sample);
+    x_hat = a * real.detach() + (T(1) - a) * fake.detach();
+  }
+  x_hat.requires_grad_(true);
+  const Tensor<T> squared_norm =
+      square(latent::detail::critic_input_gradient(critic, x_hat, "gradient_penalty")).flatten(1).sum(1);
+  const Tensor<bool> positive = gt(squared_norm.detach(), T(0));
+  const Tensor<T> norm = where(positive, sqrt(where(positive, squared_norm, T(1))), T(0));
+  return square(norm - target_norm).mean();
+}
+
+// The same with alpha ~ U[0, 1) drawn from `gen`.
+template <class T, class Critic>
+Tensor<T> gradient_penalty(Critic&& critic, const Tensor<T>& real, const Tensor<T>& fake, Generator& gen,
+                           Scalar<T> target_norm = Scalar<T>(1)) {
+  LATENT_CHECK(real.dim() >= 1, "gradient_penalty: real needs a batch dim, got shape ", real.shape());
+  return gradient_penalty(std::forward<Critic>(critic), real, fake, rand<T>({real.shape()[0]}, gen), target_norm);
+}
+
+// R1: (gamma / 2) E ||grad D(x)||^2 over real samples x (see above).
+template <class T, class Critic>
+Tensor<T> r1_penalty(Critic&& critic, const Tensor<T>& real, Scalar<T> gamma = Scalar<T>(1)) {
+  LATENT_CHECK(real.dim() >= 1, "r1_penalty: real must have a batch dim, got shape ", real.shape());
+  EnableGradGuard enable_grad;
+  Tensor<T> x = real.detach();
+  x.requires_grad_(true);
+  const Tensor<T> squared_norm =
+      square(latent::detail::critic_input_gradient(critic, x, "r1_penalty")).flatten(1).sum(1);
+  return squared_norm.mean() * (gamma / T(2));
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+
+namespace latent {
+namespace detail {
+// True when pred holds for every element of t.
+template <class T, class Pred>
+bool loss_all_of(const Tensor<T>& t, Pred pred) {
+  const Tensor<T> c = t.is_contiguous() ? t.detach() : contiguous_copy(t);
+  return std::all_of(c.data(), c.data() + c.numel(), pred);
+}
+}  // namespace detail
+
+namespace nn::functional {
+
+// ---- regression ----------------------------------------------------------------------
+
+// (input - target)^2 per element; input and target broadcast.
+template <class T>
+Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target,
+                   const Reduction& reduction = Reduction::Mean) {
+  check_reduction(reduction, "mse_loss");
+  return apply_reduction(square(input - target), reduction, "mse_loss");
+}
+
+// |input - target| per element.
+template <class T>
+Tensor<T> l1_loss(const Tensor<T>& input, const Tensor<T>& target,
+                  const Reduction& reduction = Reduction::Mean) {
+  check_reduction(reduction, "l1_loss");
+  return apply_reduction(abs(input - target), reduction, "l1_loss");
+}
+
+// With d = input - target: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere
+// (quadratic near 0, linear far away); beta = 0 gives l1_loss.
+template <class T>
+Tensor<T> smooth_l1_loss(const Tensor<T>& input, const Tensor<T>& target,
+                         const Reduction& reduction = Reduction::Mean, Scalar<T> beta = Scalar<T>(1)) {
+  check_reduction(reduction, "smooth_l1_loss");
+  LATENT_CHECK(beta >= T(0), "smooth_l1_loss: beta must be non-negative, got ", beta);
+  const Tensor<T> d = input - target;
+  if (beta == T(0)) return apply_reduction(abs(d), reduction, "smooth_l1_loss");
+  const Tensor<T> a = abs(d);
+  const Tensor<bool> near = lt(a.detach(), beta);
+  return apply_reduction(where(near, square(d) * (T(0.5) / beta), a - T(0.5) * beta), reduction,
+                         "smooth_l1_loss");
+}
+
+// With d = input - target: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere.
+template <class T>
+Tensor<T> huber_loss(const Tensor<T>& input, const Tensor<T>& target,
+                     const Reduction& reduction = Reduction::Mean, Scalar<T> delta = Scalar<T>(1)) {
+  check_reduction(reduction, "huber_loss");
+  LATENT_CHECK(delta > T(0), "huber_loss: delta must be positive, got ", delta);
+  const Tensor<T> d = input - target;
+  const Tensor<T> a = abs(d);
+  const Tensor<bool> near = lt(a.detach(), delta);
+  return apply_reduction(where(near, square(d) * T(0.5), (a - T(0.5) * delta) * delta), reduction,
+                         "huber_loss");
+}
+
+// ---- binary cross-entropy ------------------------------------------------------------
+
+// -w (t log(x) + (1 - t) log(1 - x)) for probabilities x in [0, 1], each log clamped
+// at -100 as in PyTorch (so x = 0 or 1 gives a large finite loss, not inf). Its gradient
+// is PyTorch 1.13's: d/dx = w (x - t) / max(x (1 - x), eps) with eps the float 1e-12f
+// (also for double), and d/dt = w (log(1 - x) - log(x)), not clamped (infinite at 0, 1).
+template <class T>
+Tensor<T> binary_cross_entropy(const Tensor<T>& input, const Tensor<T>& target,
+                               const Tensor<T>& weight = Tensor<T>(),
+                               const Reduction& reduction = Reduction::Mean) {
+  check_reduction(reduction, "binary_cross_entropy");
+  LATENT_CHECK(target.shape() == input.shape(), "binary_cross_entropy: target of shape ", target.shape(),
+               " must have the input's shape ", input.shape());
+  LATENT_CHECK(latent::detail::loss_all_of(input, [](T v) { return v >= T(0) && v <= T(1); }),
+               "binary_cross_entropy: all elements of input should be between 0 and 1");
+  Tensor<T> losses = latent::detail::map2<T>(input, target, "binary_cross_entropy", [](T x, T t) {
+    const T log_x = std::max(std::log(x), T(-100)), log_1mx = std::max(std::log1p(-x), T(-100));
+    return (t - T(1)) * log_1mx - t * log_x;
+  });
+  const auto backward = [input, target, gx = input.requires_grad(),
+                         gt = target.requires_grad()](const Tensor<T>& g) {
+    Tensor<T> dx, dt;
+    if (gx) dx = g * (input - target) / clamp(input * (T(1) - input), T(1e-12f));
+    if (gt) dt = g * (log1p(-input) - log(input));
+    return std::vector<Tensor<T>>{dx, dt};
+  };
+  losses = record<T>(losses, "binary_cross_entropy", {&input, &target}, backward);
+  if (weight.defined()) losses = losses * weight;
+  return apply_reduction(losses, reduction, "binary_cross_entropy");
+}
+
+// Binary cross-entropy on logits x (probability sigmoid(x)), stable for any x:
+//   (1 - t) x - lw * logsigmoid(x),  lw = 1 + (pos_weight - 1) t
+// which is -w (pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), using
+// log(1 - sigmoid(x)) = logsigmoid(x) - x. pos_weight (broadcast along the last dim,
+// one per class) weighs the positive targets.
+template <class T>
+Tensor<T> binary_cross_entropy_with_logits(const Tensor<T>& input, const Tensor<T>& target,
+                                           const Tensor<T>& weight = Tensor<T>(),
+                                           const Reduction& reduction = Reduction::Mean,
+                                           const Tensor<T>& pos_weight = Tensor<T>()) {
+  check_reduction(reduction, "binary_cross_entropy_with_logits");
+  LATENT_CHECK(target.shape() == input.shape(), "binary_cross_entropy_with_logits: target of shape ",
+               target.shape(), " must have the input's shape ", input.shape());
+  const Tensor<T> log_p = logsigmoid(input);
+  Tensor<T> losses = (T(1) - target) * input;
+  losses = pos_weight.defined() ? losses - ((pos_weight - T(1)) * target + T(1)) * log_p : losses - log_p;
+  if (weight.defined()) losses = losses * weight;
+  return apply_reduction(losses, reduction, "binary_cross_entropy_with_logits");
+}
+
+// ---- likelihoods and divergences -----------------------------------------------------
+
+// The negative log-likelihood of target under N(input, var):
+//   0.5 (log(var) + (input - target)^2 / var)  (+ 0.5 log(2 pi) when full)
+// var has the input's shape, or lacks its last dim, or has size 1 there (one variance
+// shared by the last dim). var is clamped below at eps for stability; as in PyTorch the
+// clamp does not stop the gradient.
+template <class T>
+Tensor<T> gaussian_nll_loss(const Tensor<T>& input, const Tensor<T>& target, const Tensor<T>& var,
+                            bool full = false, Scalar<T> eps = Scalar<T>(1e-6),
+                            const Reduction& reduction = Reduction::Mean) {
+  const char* op = "gaussian_nll_loss";
+  check_reduction(reduction, op);
+  Tensor<T> v = var;
+  if (var.shape() != input.shape()) {
+    Shape leading = input.shape();
+    if (input.dim() > 0) leading.erase(input.dim() - 1);
+    Shape var_leading = var.shape();
+    if (var.dim() > 0) var_leading.erase(var.dim() - 1);
+    if (input.dim() > 0 && var.shape() == leading) {
+      v = var.unsqueeze(-1);
+    } else {
+      LATENT_CHECK(
+          input.dim() > 0 && var.dim() > 0 && var_leading == leading && var.shape()[var.dim() - 1] == 1, op,
+          ": var of shape ", var.shape(), " does not fit input of shape ", input.shape(),
+          " (expected the input's shape, or it without the last dim, or with 1 there)");
+    }
+  }
+  LATENT_CHECK(latent::detail::loss_all_of(var, [](T x) { return !(x < T(0)); }), op,
+               ": var has negative entries");
+  const T lo = eps;
+  const Tensor<T> clamped_values = latent::detail::map<T>(v, [lo](T x) { return x < lo ? lo : x; });
+  v = record<T>(clamped_values, "gaussian_nll_loss_clamp", {&v},
+                [](const Tensor<T>& g) { return std::vector<Tensor<T>>{g}; });
+  Tensor<T> losses = (log(v) + square(input - target) / v) * T(0.5);
+  if (full) losses = losses + T(0.5 * std::log(2 * 3.14159265358979323846));
+  return apply_reduction(losses, reduction, op);
+}
+
+// Kullback-Leibler divergence KL(target || q) with input = log q:
+//   target (log(target) - input)  (0 where target = 0), or with log_target,
+//   exp(target) (target - input). "batchmean" divides the sum by the batch size, the
+// true KL per sample; "mean" (the default, as in PyTorch) divides by every element.
+// Where target = 0 the term is 0 and its gradient with respect to target is taken as
+// -input (PyTorch gives NaN there).
+template <class T>
+Tensor<T> kl_div(const Tensor<T>& input, const Tensor<T>& target,
+                 const Reduction& reduction = Reduction::Mean, bool log_target = false) {
+  check_reduction(reduction, "kl_div", true);
+  Tensor<T> losses;
+  if (log_target) {
+    losses = exp(target) * (target - input);
+  } else {
+    // target log(target), written so that target = 0 gives 0 (log(1)) without a NaN gradient.
+    const Tensor<bool> zero = eq(target.detach(), T(0));
+    losses = target * log(where(zero, T(1), target)) - target * input;
+  }
+  return apply_reduction(losses, reduction, "kl_div");
+}
+
+// KL(N(mu, exp(logvar)) || N(0, 1)) per element: -0.5 (1 + logvar - mu^2 - exp(logvar)).
+template <class T>
+Tensor<T> kl_normal(const Tensor<T>& mu, const Tensor<T>& logvar,
+                    const Reduction& reduction = Reduction::Mean) {
+  check_reduction(reduction, "kl_normal");
+  return apply_reduction((logvar + T(1) - square(mu) - exp(logvar)) * T(-0.5), reduction, "kl_normal");
+}
+
+// KL(N(mu1, exp(logvar1)) || N(mu2, exp(logvar2))) per element:
+//   0.5 (logvar2 - logvar1 + (exp(logvar1) + (mu1 - mu2)^2) / exp(logvar2) - 1).
+template <class T>
+Tensor<T> kl_normal_pair(const Tensor<T>& mu1, const Tensor<T>& logvar1, const Tensor<T>& mu2,
+                         const Tensor<T>& logvar2, const Reduction& reduction = Reduction::Mean) {
+  check_reduction(reduction, "kl_normal_pair");
+  const Tensor<T> ratio = (exp(logvar1) + square(mu1 - mu2)) / exp(logvar2);
+  return apply_reduction((logvar2 - logvar1 + ratio - T(1)) * T(0.5), reduction, "kl_normal_pair");
+}
+
+// ---- the VAE objective -----------------------------------------------------------------
+
+// The terms of the negative ELBO of a VAE with a Bernoulli decoder and a standard normal
+// prior, per sample (averaged over the batch, dim 0):
+//   reconstruction = sum over features of BCE-with-logits(recon_logits, x), batch mean
+//   kl             = sum over latent dims of KL(N(mu, exp(logvar)) || N(0, 1)), batch mean
+//   loss           = reconstruction + beta * kl    (beta = 1: the negative ELBO; beta > 1:
+//                                                   the beta-VAE)
+// Summing over features (not averaging) keeps the two terms on the scale the ELBO gives
+// them; a per-element mean would weigh the KL term up by the number of pixels.
+template <class T>
+struct ElboTerms {
+  Tensor<T> loss, reconstruction, kl;
+};
+
+template <class T>
+ElboTerms<T> elbo(const Tensor<T>& recon_logits, const Tensor<T>& x, const Tensor<T>& mu,
+                  const Tensor<T>& logvar, Scalar<T> beta = Scalar<T>(1)) {
+  LATENT_CHECK(recon_logits.dim() >= 1 && recon_logits.shape() == x.shape(), "elbo: recon_logits of shape ",
+               recon_logits.shape(), " must have the shape of x, ", x.shape(), ", with a batch dim");
+  LATENT_CHECK(mu.dim() >= 1 && mu.shape() == logvar.shape() && mu.shape()[0] == x.shape()[0], "elbo: mu ",
+               mu.shape(), " and logvar ", logvar.shape(), " must have one shape, with the batch size ",
+               x.shape()[0], " first");
+  const T batch = static_cast<T>(x.shape()[0]);
+  ElboTerms<T> terms;
+  terms.reconstruction =
+      binary_cross_entropy_with_logits(recon_logits, x, Tensor<T>(), Reduction::Sum) / batch;
+  terms.kl = kl_normal(mu, logvar, Reduction::Sum) / batch;
+  terms.loss = terms.reconstruction + terms.kl * beta;
+  return terms;
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+// ---- latent/nn/functional/normalization.hpp ----
+// Normalisation layers, as torch.nn.functional: layer_norm, rms_norm, batch_norm,
+// group_norm.
+//
+// layer, batch and group norm all standardise groups of elements and then apply an affine
+// map. Viewing x as a contiguous [A, C, B] block, group c is the A x B elements x[:, c, :]:
+//   layer_norm: A = 1, C = rows,           B = prod(normalized_shape)
+//   group_norm: A = 1, C = N * num_groups, B = (channels / num_groups) * spatial
+//   batch_norm: A = N, C = channels,       B = spatial
+// and in every group, with n = A * B and the variance biased (divided by n):
+//   xhat = (x - mean) * rstd,   rstd = 1 / sqrt(var + eps),   y = xhat * weight + bias
+// Gradients, with gh = g * weight and means taken over the group:
+//   dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat))
+//   dweight = sum(g * xhat),  dbias = sum(g)   (summed over every dim weight is broadcast on)
+// rms_norm scales each row of n = prod(normalized_shape) values by r = 1/sqrt(mean(x^2) + eps):
+//   y = x * r * weight,   dx = r * gh - x * r^3 * mean(gh * x),   dweight = sum(g * x * r)
+//
+// The forward runs plain loops: the statistics of each group (mean, then squared
+// deviations from it: stable for large offsets), the standardised values, the affine map in
+// place. The backward comes in two forms that compute the same values: an ordinary backward
+// (grad mode off inside it) runs fused loops on the saved statistics; one that must itself
+// be differentiable (create_graph) recomputes the statistics from x with differentiable
+// ops, so second derivatives work. Sums run in a fixed order, so any thread count gives
+// the same bits.
+
+namespace latent {
+namespace detail {
+
+// x as [A, C, B]: group c is the A runs of B contiguous values starting at (a * C + c) * B.
+// The same shape describes where the affine parameters apply: weight[j] scales x[o, j, i]
+// for x viewed as [outer, k, inner].
+struct NormLayout {
+  std::int64_t a = 1, c = 1, b = 1;
+  std::int64_t group_size() const { return a * b; }
+};
+
+// Where the statistics are taken and where the affine parameters apply.
+struct NormPlan {
+  NormLayout groups;   // statistics over each group
+  NormLayout affine;   // weight[j], bias[j] act on x[o, j, i]
+  Shape affine_shape;  // weight's shape for broadcasting against x (differentiable path)
+};
+
+// ---- row loops ----
+// Elementwise loops are written as blocks of 8 with a fixed-count inner loop over
+// restrict-qualified pointers: that is what the compiler vectorises at -O2. They are kept
+// out of line (LATENT_NORM_ROW), because once inlined GCC forgets the restrict promise
+// and leaves them scalar.
+#if defined(__GNUC__)
+#define LATENT_NORM_ROW __attribute__((noinline))
+#else
+#define LATENT_NORM_ROW
+#endif
+
+// body(i) for every i < n: blocks of 8, then the tail.
+template <class Body>
+LATENT_ALWAYS_INLINE void norm_loop(std::int64_t n, Body body) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) body(i + j);
+  for (; i < n; ++i) body(i);
+}
+
+// sum over i < n of a[i] * b[i], with 8 running partial sums (a fixed order).
+template <class T>
+LATENT_NORM_ROW T dot_row(const T* LATENT_RESTRICT a, const T* LATENT_RESTRICT b, std::int64_t n) {
+  T lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] += a[i + j] * b[i + j];
+  T tail = 0;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])) + tail;
+}
+
+// y = (x - m) * r
+template <class T>
+LATENT_NORM_ROW void standardize_row(const T* LATENT_RESTRICT x, T* LATENT_RESTRICT y, std::int64_t n, T m, T r) {
+  norm_loop(n, [&](std::int64_t i) { y[i] = (x[i] - m) * r; });
+}
+
+// dx = r * (gh - mean_g - xhat * mean_gx)
+template <class T>
+LATENT_NORM_ROW void standardize_backward_row(const T* LATENT_RESTRICT gh, const T* LATENT_RESTRICT xhat, T* LATENT_RESTRICT dx,
+                              std::int64_t n, T r, T mean_g, T mean_gx) {
+  norm_loop(n, [&](std::int64_t i) { dx[i] = r * (gh[i] - mean_g - xhat[i] * mean_gx); });
+}
+
+// y = x * scale + shift, per element (scale and shift arrays; either may be null: 1 and 0).
+template <class T>
+LATENT_NORM_ROW void affine_row(const T* LATENT_RESTRICT x, const T* LATENT_RESTRICT scale, const T* LATENT_RESTRICT shift,
+                T* LATENT_RESTRICT y, std::int64_t n) {
+  if (scale && shift)
+    norm_loop(n, [&](std::int64_t i) { y[i] = x[i] * scale[i] + shift[i]; });
+  else if (scale)
+    norm_loop(n, [&](std::int64_t i) { y[i] = x[i] * scale[i]; });
+  else
+    norm_loop(n, [&](std::int64_t i) { y[i] = x[i] + shift[i]; });
+}
+
+// The same in place: y = y * scale + shift.
+template <class T>
+LATENT_NORM_ROW void affine_row_inplace(T* y, const T* LATENT_RESTRICT scale, const T* LATENT_RESTRICT shift, std::int64_t n) {
+  if (scale && shift)
+    norm_loop(n, [&](std::int64_t i) { y[i] = y[i] * scale[i] + shift[i]; });
+  else if (scale)
+    norm_loop(n, [&](std::int64_t i) { y[i] = y[i] * scale[i]; });
+  else
+    norm_loop(n, [&](std::int64_t i) { y[i] = y[i] + shift[i]; });
+}
+
+// y = x * s + t with scalars s and t; y may be x.
+template <class T>
+LATENT_NORM_ROW void scale_shift_row(const T* x, T* y, std::int64_t n, T s, T t) {
+  if (x == y)
+    norm_loop(n, [&](std::int64_t i) { y[i] = y[i] * s + t; });
+  else
+    norm_loop(n, [&](std::int64_t i) { y[i] = x[i] * s + t; });
+}
+
+// dx = s * gh - x * k (rms_norm's backward, s and k per row)
+template <class T>
+LATENT_NORM_ROW void rms_backward_row(const T* LATENT_RESTRICT gh, const T* LATENT_RESTRICT x, T* LATENT_RESTRICT dx, std::int64_t n,
+                      T s, T k) {
+  norm_loop(n, [&](std::int64_t i) { dx[i] = s * gh[i] - x[i] * k; });
+}
+
+// sw += g * x and sb += g, elementwise, in double.
+template <class T>
+LATENT_NORM_ROW void accumulate_row(const T* LATENT_RESTRICT g, const T* LATENT_RESTRICT x, double* LATENT_RESTRICT sw,
+                                    double* LATENT_RESTRICT sb, std::int64_t n) {
+  norm_loop(n, [&](std::int64_t i) {
+    sw[i] += static_cast<double>(g[i] * x[i]);
+    sb[i] += static_cast<double>(g[i]);
+  });
+}
+
+// Calls fn(c) for every group, groups spread over threads in fixed chunks.
+template <class Fn>
+void for_each_group(const NormLayout& l, Fn fn) {
+  const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(l.group_size(), 1));
+  parallel_for(0, l.c, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end; ++c) fn(c);
+  });
+}
+
+// ---- the standardisation, group by group ----
+
+// Per group: mean and biased variance (two passes: stable for large offsets).
+template <class T>
+void group_moments(const T* x, const NormLayout& l, T* mean, T* var) {
+  for_each_group(l, [&](std::int64_t c) {
+    T total = 0;
+    for (std::int64_t a = 0; a < l.a; ++a) total += kernels::sum(x + (a * l.c + c) * l.b, l.b);
+    const T m = total / static_cast<T>(l.group_size());
+    T squares = 0;
+    for (std::int64_t a = 0; a < l.a; ++a)
+      squares += kernels::sum_map(x + (a * l.c + c) * l.b, l.b, [m](T v) { return (v - m) * (v - m); });
+    mean[c] = m;
+    var[c] = squares / static_cast<T>(l.group_size());
+  });
+}
+
+// y = (x - mean) * rstd in every group.
+template <class T>
+void standardize_groups(const T* x, const NormLayout& l, const T* mean, const T* rstd, T* y) {
+  for_each_group(l, [&](std::int64_t c) {
+    for (std::int64_t a = 0; a < l.a; ++a) {
+      const std::int64_t at = (a * l.c + c) * l.b;
+      standardize_row(x + at, y + at, l.b, mean[c], rstd[c]);
+    }
+  });
+}
+
+// dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat)) in every group.
+template <class T>
+void standardize_backward_groups(const T* gh, const T* xhat, const NormLayout& l, const T* rstd, T* dx) {
+  for_each_group(l, [&](std::int64_t c) {
+    T sum_g = 0, sum_gx = 0;
+    for (std::int64_t a = 0; a < l.a; ++a) {
+      const std::int64_t at = (a * l.c + c) * l.b;
+      sum_g += kernels::sum(gh + at, l.b);
+      sum_gx += dot_row(gh + at, xhat + at, l.b);
+    }
+    const T count = static_cast<T>(l.group_size());
+    for (std::int64_t a = 0; a < l.a; ++a) {
+      const std::int64_t at = (a * l.c + c) * l.b;
+      standardize_backward_row(gh + at, xhat + at, dx + at, l.b, rstd[c], sum_g / count, sum_gx / count);
+    }
+  });
+}
+
+// ---- the affine map y[o, j, i] = x[o, j, i] * weight[j] + bias[j] ----
+
+// y = x * scale[j] + shift[j] over the affine layout; either may be null (1 and 0). y may
+// be x (in place).
+template <class T>
+void affine_map(const T* x, const NormLayout& l, const T* scale, const T* shift, T* y) {
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(l.c * l.b, 1));
+  parallel_for(0, l.a, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t o = begin; o < end; ++o) {
+      const std::int64_t row = o * l.c * l.b;
+      if (l.b == 1) {  // one value per parameter (layer_norm): along the parameters
+        if (x == y)
+          affine_row_inplace(y + row, scale, shift, l.c);
+        else
+          affine_row(x + row, scale, shift, y + row, l.c);
+        continue;
+      }
+      for (std::int64_t j = 0; j < l.c; ++j)
+        scale_shift_row(x + row + j * l.b, y + row + j * l.b, l.b, scale ? scale[j] : T(1), shift ? shift[j] : T(0));
+    }
+  });
+}
+
+// The gradients of the affine parameters: dweight[j] = sum over o, i of g * xhat and
+// dbias[j] = sum of g (either output may be null), in double for float. Each parameter's
+// sum runs over o (then i) in order, so how the parameters are split over threads does
+// not change the result.
+template <class T>
+void affine_backward(const T* g, const T* xhat, const NormLayout& l, T* dweight, T* dbias) {
+  parallel_for(0, l.c, 512, [&](std::int64_t j0, std::int64_t j1) {
+    const std::int64_t n = j1 - j0;
+    std::vector<double> sums(static_cast<std::size_t>(2 * n), 0.0);
+    double* sw = sums.data();
+    double* sb = sums.data() + n;
+    for (std::int64_t o = 0; o < l.a; ++o) {
+      if (l.b == 1) {  // one value per parameter: add the row's slice elementwise
+        accumulate_row(g + o * l.c + j0, xhat + o * l.c + j0, sw, sb, n);
+        continue;
+      }
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t at = (o * l.c + j0 + j) * l.b;
+        sw[j] += static_cast<double>(dot_row(g + at, xhat + at, l.b));
+        sb[j] += static_cast<double>(kernels::sum(g + at, l.b));
+      }
+    }
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (dweight) dweight[j0 + j] = static_cast<T>(sw[j]);
+      if (dbias) dbias[j0 + j] = static_cast<T>(sb[j]);
+    }
+  });
+}
+
+template <class T>
+Tensor<T> contiguous_values(const Tensor<T>& t) {
+  return t.is_contiguous() ? t.detach() : contiguous_copy(t);
+}
+
+// Batch statistics of a standardisation, for batch_norm's running averages.
+template <class T>
+struct GroupStatistics {
+  Tensor<T> mean, var;  // per group; var biased
+};
+
+// y = standardise(x over plan.groups) * weight + bias (each optional). See the top of the file.
+template <class T>
+Tensor<T> normalize_affine(const Tensor<T>& x, const NormPlan& plan, double eps, const Tensor<T>& weight,
+                           const Tensor<T>& bias, const char* name, GroupStatistics<T>* statistics = nullptr) {
+  const NormLayout& groups = plan.groups;
+  const Tensor<T> xc = contiguous_values(x);
+  Tensor<T> mean(Shape{groups.c}), var(Shape{groups.c}), rstd(Shape{groups.c});
+  group_moments(xc.data(), groups, mean.data(), var.data());
+  for (std::int64_t c = 0; c < groups.c; ++c) rstd.data()[c] = T(1) / std::sqrt(var.data()[c] + static_cast<T>(eps));
+  Tensor<T> out(x.shape());
+  standardize_groups(xc.data(), groups, mean.data(), rstd.data(), out.data());
+  const bool has_w = weight.defined(), has_b = bias.defined();
+  if (has_w || has_b) {
+    const Tensor<T> w = has_w ? contiguous_values(weight) : Tensor<T>(), b = has_b ? contiguous_values(bias) : Tensor<T>();
+    affine_map<T>(out.data(), plan.affine, has_w ? w.data() : nullptr, has_b ? b.data() : nullptr, out.data());
+  }
+  if (statistics) *statistics = {mean, var};
+
+  const bool gx = x.requires_grad(), gw = has_w && weight.requires_grad(), gb = has_b && bias.requires_grad();
+  std::vector<const Tensor<T>*> inputs{&x};
+  if (has_w) inputs.push_back(&weight);
+  if (has_b) inputs.push_back(&bias);
+  const Tensor<T> w = weight;
+  const Shape bias_shape = bias.shape();
+  return record<T>(out, name, inputs, [x, w, plan, eps, bias_shape, mean, rstd, gx, gw, gb, has_w, has_b](const Tensor<T>& g) {
+    Tensor<T> dx, dw, db;
+    if (!is_grad_enabled()) {  // an ordinary backward: fused loops on the saved statistics
+      const Tensor<T> xc = contiguous_values(x), gc = contiguous_values(g);
+      Tensor<T> xhat(x.shape());
+      standardize_groups(xc.data(), plan.groups, mean.data(), rstd.data(), xhat.data());
+      if (gx) {
+        Tensor<T> gh = gc;
+        if (has_w) {
+          gh = Tensor<T>(x.shape());
+          affine_map<T>(gc.data(), plan.affine, contiguous_values(w).data(), nullptr, gh.data());
+        }
+        dx = Tensor<T>(x.shape());
+        standardize_backward_groups(gh.data(), xhat.data(), plan.groups, rstd.data(), dx.data());
+      }
+      if (gw) dw = Tensor<T>(w.shape());
+      if (gb) db = Tensor<T>(bias_shape);
+      if (gw || gb) affine_backward(gc.data(), xhat.data(), plan.affine, gw ? dw.data() : nullptr, gb ? db.data() : nullptr);
+    } else {  // differentiable: the statistics recomputed from x with differentiable ops
+      const Shape groups{plan.groups.a, plan.groups.c, plan.groups.b};
+      const std::vector<std::int64_t> over{0, 2};
+      const Tensor<T> x3 = x.reshape(groups);
+      const Tensor<T> centred = x3 - x3.mean(over, true);
+      const Tensor<T> r = rsqrt(centred.square().mean(over, true) + static_cast<T>(eps));
+      const Tensor<T> xhat3 = centred * r;
+      if (gx) {
+        const Tensor<T> gh3 = (has_w ? g * w.reshape(plan.affine_shape) : g).reshape(groups);
+        dx = (r * (gh3 - gh3.mean(over, true) - xhat3 * (gh3 * xhat3).mean(over, true))).reshape(x.shape());
+      }
+      if (gw) dw = sum_to(g * xhat3.reshape(x.shape()), plan.affine_shape).reshape(w.shape());
+      if (gb) db = sum_to(g, plan.affine_shape).reshape(bias_shape);
+    }
+    std::vector<Tensor<T>> grads{dx};
+    if (has_w) grads.push_back(dw);
+    if (has_b) grads.push_back(db);
+    return grads;
+  });
+}
+
+// [C, 1, ..., 1]: a per-channel vector shaped to broadcast against [N, C, spatial...].
+inline Shape channel_shape(std::int64_t channels, int rank) {
+  Shape s{channels};
+  for (int i = 2; i < rank; ++i) s.push_back(1);
+  return s;
+}
+
+template <class T>
+void check_affine(const Tensor<T>& t, const Shape& expected, const char* op, const char* what) {
+  LATENT_CHECK(!t.defined() || t.shape() == expected, op, ": ", what, " of shape ", t.shape(),
+               " does not match the expected shape ", expected);
+}
+
+}  // namespace detail
+
+namespace nn::functional {
+
+// Standardises x over its last dims (those of normalized_shape), then y = xhat * weight + bias.
+// weight and bias (optional: pass Tensor<T>()) have shape normalized_shape.
+template <class T>
+Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape, const Tensor<T>& weight = Tensor<T>(),
+                     const Tensor<T>& bias = Tensor<T>(), double eps = 1e-5) {
+  static_assert(std::is_floating_point<T>::value, "layer_norm: needs a floating-point tensor");
+  const int k = normalized_shape.size();
+  bool fits = k >= 1 && x.dim() >= k;
+  for (int i = 0; fits && i < k; ++i) fits = x.shape()[x.dim() - k + i] == normalized_shape[i];
+  LATENT_CHECK(fits, "layer_norm: normalized_shape ", normalized_shape,
+               " does not match the last dims of the input ", x.shape());
+  detail::check_affine(weight, normalized_shape, "layer_norm", "weight");
+  detail::check_affine(bias, normalized_shape, "layer_norm", "bias");
+  const std::int64_t n = normalized_shape.numel();
+  const std::int64_t rows = n == 0 ? 0 : x.numel() / n;
+  const detail::NormPlan plan{{1, rows, n}, {rows, n, 1}, normalized_shape};
+  return detail::normalize_affine(x, plan, eps, weight, bias, "layer_norm");
+}
+
+// Splits the channels (dim 1) of x [N, C, ...] into num_groups groups and standardises each
+// group of each sample; weight and bias (optional) are per channel, shape [C].
+template <class T>
+Tensor<T> group_norm(const Tensor<T>& x, std::int64_t num_groups, const Tensor<T>& weight = Tensor<T>(),
+                     const Tensor<T>& bias = Tensor<T>(), double eps = 1e-5) {
+  static_assert(std::is_floating_point<T>::value, "group_norm: needs a floating-point tensor");
+  LATENT_CHECK(x.dim() >= 2, "group_norm: expects an input of shape [N, C, ...], got ", x.shape());
+  const std::int64_t n = x.shape()[0], channels = x.shape()[1];
+  LATENT_CHECK(num_groups > 0 && channels % num_groups == 0, "group_norm: ", channels,
+               " channels cannot be split into ", num_groups, " groups (input of shape ", x.shape(), ")");
+  detail::check_affine(weight, Shape{channels}, "group_norm", "weight");
+  detail::check_affine(bias, Shape{channels}, "group_norm", "bias");
+  const std::int64_t per_sample = n == 0 ? 0 : x.numel() / n;
+  const std::int64_t spatial = channels == 0 ? 0 : per_sample / channels;
+  const detail::NormPlan plan{{1, n * num_groups, per_sample / num_groups}, {n, channels, spatial},
+                              detail::channel_shape(channels, x.dim())};
+  return detail::normalize_affine(x, plan, eps, weight, bias, "group_norm");
+}
+
+// Batch normalisation of x [N, C, ...] per channel. Training: standardise with the batch's
+// mean and biased variance, and (when given) update the running statistics in place:
+//   running_mean = (1 - momentum) running_mean + momentum mean
+//   running_var  = (1 - momentum) running_var  + momentum var * n / (n - 1)   (unbiased)
+// Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+// Optional tensors are undefined (Tensor<T>()); all are of shape [C]. As in PyTorch,
+// `training` defaults to false.
+template <class T>
+Tensor<T> batch_norm(const Tensor<T>& x, const Tensor<T>& running_mean, const Tensor<T>& running_var,
+                     const Tensor<T>& weight = Tensor<T>(), const Tensor<T>& bias = Tensor<T>(),
+                     bool training = false, double momentum = 0.1, double eps = 1e-5) {
+  static_assert(std::is_floating_point<T>::value, "batch_norm: needs a floating-point tensor");
+  LATENT_CHECK(x.dim() >= 2, "batch_norm: expects an input of shape [N, C, ...], got ", x.shape());
+  const std::int64_t channels = x.shape()[1];
+  const Shape per_channel{channels};
+  detail::check_affine(weight, per_channel, "batch_norm", "weight");
+  detail::check_affine(bias, per_channel, "batch_norm", "bias");
+  detail::check_affine(running_mean, per_channel, "batch_norm", "running_mean");
+  detail::check_affine(running_var, per_channel, "batch_norm", "running_var");
+  LATENT_CHECK(running_mean.defined() == running_var.defined(),
+               "batch_norm: running_mean and running_var must be given together");
+  const Shape affine_shape = detail::channel_shape(channels, x.dim());
+
+  if (!training) {
+    LATENT_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
+    // y = x * scale + shift, scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale.
+    const Tensor<T> inv_std = detail::map<T>(running_var.detach(), [eps](T v) { return T(1) / std::sqrt(v + static_cast<T>(eps)); });
+    const Tensor<T> scale = weight.defined() ? weight * inv_std : inv_std;
+    const Tensor<T> mean = running_mean.detach();
+    const Tensor<T> shift = bias.defined() ? bias - mean * scale : -(mean * scale);
+    return x * scale.reshape(affine_shape) + shift.reshape(affine_shape);
+  }
+
+  const std::int64_t spatial = x.shape()[0] * channels == 0 ? 0 : x.numel() / (x.shape()[0] * channels);
+  const std::int64_t count = x.shape()[0] * spatial;
+  LATENT_CHECK(count > 1, "batch_norm: expected more than 1 value per channel when training, got input of shape ",
+               x.shape());
+  detail::GroupStatistics<T> stats;
+  const detail::NormLayout layout{x.shape()[0], channels, spatial};
+  Tensor<T> out = detail::normalize_affine(x, detail::NormPlan{layout, layout, affine_shape}, eps, weight, bias,
+                                           "batch_norm", &stats);
+  if (running_mean.defined()) {
+    NoGradGuard no_grad;
+    const T m = static_cast<T>(momentum);
+    const T unbias = static_cast<T>(count) / static_cast<T>(count - 1);
+    Tensor<T> rm = running_mean, rv = running_var;
+    rm.mul_(T(1) - m).add_(stats.mean, m);
+    rv.mul_(T(1) - m).add_(stats.var, m * unbias);
+  }
+  return out;
+}
+
+// Scales each row of x (its last dims, those of normalized_shape) to unit root mean square:
+// y = x / sqrt(mean(x^2) + eps) * weight. weight (optional) has shape normalized_shape;
+// eps defaults to the machine epsilon of T, as PyTorch's.
+template <class T>
+Tensor<T> rms_norm(const Tensor<T>& x, const Shape& normalized_shape, const Tensor<T>& weight = Tensor<T>(),
+                   std::optional<double> eps = std::nullopt) {
+  static_assert(std::is_floating_point<T>::value, "rms_norm: needs a floating-point tensor");
+  const int k = normalized_shape.size();
+  bool fits = k >= 1 && x.dim() >= k;
+  for (int i = 0; fits && i < k; ++i) fits = x.shape()[x.dim() - k + i] == normalized_shape[i];
+  LATENT_CHECK(fits, "rms_norm: normalized_shape ", normalized_shape, " does not match the last dims of the input ",
+               x.shape());
+  detail::check_affine(weight, normalized_shape, "rms_norm", "weight");
+  const T e = eps ? static_cast<T>(*eps) : std::numeric_limits<T>::epsilon();
+  const std::int64_t n = normalized_shape.numel(), rows = n == 0 ? 0 : x.numel() / n;
+
+  // Forward: r = 1 / sqrt(mean(x^2) + eps) per row, y = x * r * weight.
+  const Tensor<T> xc = detail::contiguous_values(x);
+  Tensor<T> r(Shape{rows}), out(x.shape());
+  {
+    const Tensor<T> w = weight.defined() ? detail::contiguous_values(weight) : Tensor<T>();
+    const T* in = xc.data();
+    const T* wp = w.defined() ? w.data() : nullptr;
+    T* rp = r.data();
+    T* o = out.data();
+    const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n, 1));
+    parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t row = begin; row < end; ++row) {
+        const T* xr = in + row * n;
+        const T scale = T(1) / std::sqrt(kernels::sum_map(xr, n, [](T v) { return v * v; }) / static_cast<T>(n) + e);
+        rp[row] = scale;
+        T* yr = o + row * n;
+        detail::scale_shift_row(xr, yr, n, scale, T(0));
+        if (wp) detail::affine_row_inplace(yr, wp, static_cast<const T*>(nullptr), n);
+      }
+    });
+  }
+  const bool gx = x.requires_grad(), gw = weight.defined() && weight.requires_grad(), has_w = weight.defined();
+  std::vector<const Tensor<T>*> inputs{&x};
+  if (has_w) inputs.push_back(&weight);
+  const Shape rows_shape{rows, n};
+  return record<T>(out, "rms_norm", inputs, [x, weight, r, e, gx, gw, has_w, rows_shape, normalized_shape](const Tensor<T>& g) {
+    const std::int64_t rows = rows_shape[0], n = rows_shape[1];
+    Tensor<T> dx, dw;
+    if (!is_grad_enabled()) {  // an ordinary backward: fused loops on the saved r
+      const Tensor<T> xc = latent::detail::contiguous_values(x), gc = latent::detail::contiguous_values(g);
+      const Tensor<T> wc = has_w ? latent::detail::contiguous_values(weight) : Tensor<T>();
+      const T* xp = xc.data();
+      const T* gp = gc.data();
+      const T* wp = has_w ? wc.data() : nullptr;
+      const T* rp = r.data();
+      if (gx) {
+        dx = Tensor<T>(x.shape());
+        T* d = dx.data();
+        const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n, 1));
+        parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
+          std::vector<T> gh(static_cast<std::size_t>(n));
+          for (std::int64_t row = begin; row < end; ++row) {
+            const std::int64_t at = row * n;
+            if (wp)
+              latent::detail::affine_row(gp + at, wp, static_cast<const T*>(nullptr), gh.data(), n);
+            else
+              std::copy(gp + at, gp + at + n, gh.begin());
+            const T s = rp[row], k = s * s * s * latent::detail::dot_row(gh.data(), xp + at, n) / static_cast<T>(n);
+            latent::detail::rms_backward_row(gh.data(), xp + at, d + at, n, s, k);
+          }
+        });
+      }
+      if (gw) {
+        Tensor<T> xhat(x.shape());
+        T* xh = xhat.data();
+        parallel_for(0, rows, std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(n, 1)), [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t row = b; row < e; ++row) latent::detail::scale_shift_row(xp + row * n, xh + row * n, n, rp[row], T(0));
+        });
+        dw = Tensor<T>(normalized_shape);
+        latent::detail::affine_backward(gp, xhat.data(), latent::detail::NormLayout{rows, n, 1}, dw.data(),
+                                        static_cast<T*>(nullptr));
+      }
+    } else {  // differentiable: r recomputed from x
+      const Tensor<T> x2 = x.reshape(rows_shape);
+      const Tensor<T> scale = rsqrt(x2.square().mean(std::int64_t(1), true) + e);
+      if (gx) {
+        const Tensor<T> gh2 = (has_w ? g * weight : g).reshape(rows_shape);
+        dx = (scale * gh2 - x2 * (scale * scale * scale) * (gh2 * x2).mean(std::int64_t(1), true)).reshape(x.shape());
+      }
+      if (gw) dw = sum_to((g.reshape(rows_shape) * (x2 * scale)).reshape(x.shape()), normalized_shape);
+    }
+    std::vector<Tensor<T>> grads{dx};
+    if (has_w) grads.push_back(dw);
+    return grads;
+  });
+}
+
+}  // namespace nn::functional
+}  // namespace latent
+
+#undef LATENT_NORM_ROW
+// ---- latent/nn/functional/padding.hpp ----
+// pad: constant padding, as torch.nn.functional.pad(input, pad, mode="constant", value).
+//
+// `pads` holds (before, after) pairs for the last dims, last dim first:
+// {left, right} pads the last dim, {left, right, top, bottom} the last two, and so on.
+// A negative amount crops instead (at most the whole dim). Along each padded dim,
+//
+//   out[i] = input[i - before]   when 0 <= i - before < size,   value otherwise,
+//   out size = size + before + after.
+//
+// The gradient is pad(g, -pads): it crops what was added and puts zeros where the input
+// was cropped, and being a pad itself it is differentiable again.
+
+namespace latent::nn::functional {
+
+template <class T>
+Tensor<T> pad(const Tensor<T>& input, const std::vector<std::int64_t>& pads, Scalar<T> value = 0) {
+  const int rank = input.dim();
+  const int padded_dims = static_cast<int>(pads.size() / 2);
+  LATENT_CHECK(pads.size() % 2 == 0, "pad: the padding list must hold (before, after) pairs, got ",
+               pads.size(), " values");
+  LATENT_CHECK(padded_dims <= rank, "pad: ", pads.size(), " padding values pad ", padded_dims,
+               " dims, but the input of shape ", input.shape(), " has only ", rank);
+  Shape out_shape = input.shape();
+  // The overlap of input and output along each dim: `length` elements, starting at
+  // `from` in the input and `to` in the output.
+  Shape length = input.shape(), from = Dims::filled(rank, 0), to = Dims::filled(rank, 0);
+  for (int k = 0; k < padded_dims; ++k) {
+    const int d = rank - 1 - k;
+    const std::int64_t before = pads[2 * k], after = pads[2 * k + 1], size = input.shape()[d];
+    LATENT_CHECK(size + std::min<std::int64_t>(before, 0) + std::min<std::int64_t>(after, 0) >= 0,
+                 "pad: padding (", before, ", ", after, ") of dim ", d,
+                 " crops more than its size ", size, " (input of shape ", input.shape(), ")");
+    out_shape[d] = size + before + after;
+    to[d] = std::max<std::int64_t>(before, 0);
+    from[d] = to[d] - before;
+    length[d] = std::max<std::int64_t>(0, std::min(size - from[d], out_shape[d] - to[d]));
+  }
+
+  Tensor<T> out = full<T>(out_shape, static_cast<T>(value));
+  if (length.numel() > 0) {
+    std::int64_t out_offset = 0, in_offset = input.offset();
+    for (int d = 0; d < rank; ++d) {
+      out_offset += to[d] * out.strides()[d];
+      in_offset += from[d] * input.strides()[d];
+    }
+    latent::detail::copy_into(
+        latent::detail::strided_view(out, length, out.strides(), out_offset),
+        latent::detail::strided_view(input, length, input.strides(), in_offset));
+  }
+
+  std::vector<std::int64_t> inverse(pads.size());
+  for (std::size_t i = 0; i < pads.size(); ++i) inverse[i] = -pads[i];
+  return record<T>(out, "pad", {&input}, [inverse](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{pad(g, inverse, T(0))};
+  });
+}
+
+}  // namespace latent::nn::functional
+// ---- latent/nn/functional/pooling.hpp ----
+// Pooling and nearest-neighbour upsampling over the last two dims of input[N, C, H, W]
+// (or unbatched [C, H, W]), as torch.nn.functional: max_pool2d, avg_pool2d,
+// upsample_nearest2d. Each plane [H, W] is pooled on its own (kernels/pool.hpp), planes
+// in parallel. Output sizes round down: floor((in + 2 padding - kernel) / stride) + 1.
+//
+// Gradients, all differentiable again:
+//   max_pool2d   the output gradient goes to the position of each window's maximum
+//                (a scatter); the scatter's own gradient is the gather out[k] = in[argmax[k]]
+//   avg_pool2d   each window's gradient is shared equally by its pixels (the transpose of
+//                the average, itself linear, and its gradient is avg_pool2d again)
+//   upsample     each output block's gradient is summed back onto its source pixel
+
+// ---- latent/kernels/pool.hpp ----
+// 2-d pooling on one plane [height, width] (contiguous), and the transposes used by the
+// gradients. Output position (oh, ow) looks at the window of input rows
+// oh * stride_h - pad_h + [0, kernel_h) and columns ow * stride_w - pad_w + [0, kernel_w);
+// the part of the window in the padding is skipped (max) or counts as zeros (average).
+//
+//   max pooling      out[oh, ow] = max over the window,  argmax[oh, ow] = ih * width + iw
+//                    (the first maximum in row-major order wins; a NaN wins over numbers)
+//   average pooling  out[oh, ow] = (sum over the window) / (kernel_h * kernel_w)
+//                    (the zero padding counts in the divisor, PyTorch's count_include_pad)
+
+namespace latent::kernels {
+
+// Sizes of a pooling from a plane [height, width] to a grid [out_h, out_w].
+struct PoolGeometry {
+  std::int64_t height = 0, width = 0;
+  std::int64_t kernel_h = 1, kernel_w = 1;
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::int64_t pad_h = 0, pad_w = 0;
+  std::int64_t out_h = 0, out_w = 0;
+
+  std::int64_t plane() const { return height * width; }
+  std::int64_t out_plane() const { return out_h * out_w; }
+};
+
+namespace pool_detail {
+
+// The rows (or columns) of window o that lie inside the input: [begin, end).
+struct Window {
+  std::int64_t begin, end;
+};
+
+inline Window window(std::int64_t o, std::int64_t stride, std::int64_t pad, std::int64_t kernel,
+                     std::int64_t size) {
+  const std::int64_t start = o * stride - pad;
+  return Window{std::max<std::int64_t>(start, 0), std::min(start + kernel, size)};
+}
+
+}  // namespace pool_detail
+
+// out[oh, ow] = max of the window; argmax[oh, ow] = its flat index ih * width + iw.
+template <class T>
+void max_pool2d_plane(const PoolGeometry& g, const T* in, T* out, std::int64_t* argmax) {
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    const pool_detail::Window rows =
+        pool_detail::window(oh, g.stride_h, g.pad_h, g.kernel_h, g.height);
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const pool_detail::Window cols =
+          pool_detail::window(ow, g.stride_w, g.pad_w, g.kernel_w, g.width);
+      T best = -std::numeric_limits<T>::infinity();
+      std::int64_t best_index = rows.begin * g.width + cols.begin;
+      for (std::int64_t ih = rows.begin; ih < rows.end; ++ih) {
+        for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) {
+          const T v = in[ih * g.width + iw];
+          if (v > best || std::isnan(v)) {
+            best = v;
+            best_index = ih * g.width + iw;
+          }
+        }
+      }
+      out[oh * g.out_w + ow] = best;
+      argmax[oh * g.out_w + ow] = best_index;
+    }
+  }
+}
+
+// The transpose of max pooling: in_grad[argmax[k]] += out_grad[k]. in_grad must be
+// initialised (zeroed) by the caller.
+template <class T>
+void max_pool2d_scatter(std::int64_t out_plane, const T* out_grad, const std::int64_t* argmax,
+                        T* in_grad) {
+  for (std::int64_t k = 0; k < out_plane; ++k) in_grad[argmax[k]] += out_grad[k];
+}
+
+// The gather that max pooling's gradient is the transpose of: out[k] = in[argmax[k]].
+template <class T>
+void max_pool2d_gather(std::int64_t out_plane, const T* in, const std::int64_t* argmax, T* out) {
+  for (std::int64_t k = 0; k < out_plane; ++k) out[k] = in[argmax[k]];
+}
+
+// out[oh, ow] = sum of the window / (kernel_h * kernel_w).
+template <class T>
+void avg_pool2d_plane(const PoolGeometry& g, const T* in, T* out) {
+  const T divisor = static_cast<T>(g.kernel_h * g.kernel_w);
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    const pool_detail::Window rows =
+        pool_detail::window(oh, g.stride_h, g.pad_h, g.kernel_h, g.height);
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const pool_detail::Window cols =
+          pool_detail::window(ow, g.stride_w, g.pad_w, g.kernel_w, g.width);
+      T sum = 0;
+      for (std::int64_t ih = rows.begin; ih < rows.end; ++ih)
+        for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) sum += in[ih * g.width + iw];
+      out[oh * g.out_w + ow] = sum / divisor;
+    }
+  }
+}
+
+// The transpose of average pooling: every input pixel of window (oh, ow) receives
+// out_grad[oh, ow] / (kernel_h * kernel_w). Writes (not adds) the whole of in_grad.
+template <class T>
+void avg_pool2d_transpose_plane(const PoolGeometry& g, const T* out_grad, T* in_grad) {
+  const T divisor = static_cast<T>(g.kernel_h * g.kernel_w);
+  std::fill(in_grad, in_grad + g.plane(), T(0));
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    const pool_detail::Window rows =
+        pool_detail::window(oh, g.stride_h, g.pad_h, g.kernel_h, g.height);
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const pool_detail::Window cols =
+          pool_detail::window(ow, g.stride_w, g.pad_w, g.kernel_w, g.width);
+      const T share = out_grad[oh * g.out_w + ow] / divisor;
+      for (std::int64_t ih = rows.begin; ih < rows.end; ++ih)
+        for (std::int64_t iw = cols.begin; iw < cols.end; ++iw) in_grad[ih * g.width + iw] += share;
+    }
+  }
+}
+
+// Nearest-neighbour upsampling by integer factors: out[oh, ow] = in[oh / scale_h, ow / scale_w]
+// for an output plane [height * scale_h, width * scale_w].
+template <class T>
+void upsample_nearest2d_plane(std::int64_t height, std::int64_t width, std::int64_t scale_h,
+                              std::int64_t scale_w, const T* in, T* out) {
+  const std::int64_t out_w = width * scale_w;
+  for (std::int64_t ih = 0; ih < height; ++ih) {
+    T* first = out + ih * scale_h * out_w;
+    for (std::int64_t iw = 0; iw < width; ++iw)
+      std::fill(first + iw * scale_w, first + (iw + 1) * scale_w, in[ih * width + iw]);
+    for (std::int64_t r = 1; r < scale_h; ++r) std::copy(first, first + out_w, first + r * out_w);
+  }
+}
+
+}  // namespace latent::kernels
+
+namespace latent::nn::functional {
+
+namespace pooling_detail {
+
+// The values of t, contiguous (t itself when it already is), cut from the graph.
+template <class T>
+Tensor<T> plane_values(const Tensor<T>& t) {
+  return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
+}
+
+// Runs fn(plane) for planes [0, planes), in parallel chunks of about 32768 units of work
+// (each plane costing work_per_plane); planes are independent, so any split is exact.
+template <class Fn>
+void for_each_plane(std::int64_t planes, std::int64_t work_per_plane, Fn fn) {
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, work_per_plane));
+  parallel_for(0, planes, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t k = begin; k < end; ++k) fn(k);
+  });
+}
+
+// Checks a pooling's arguments on a 4-d input and returns its geometry.
+inline kernels::PoolGeometry pool_geometry(const char* op, const Shape& shape, IntPair kernel,
+                                           IntPair stride, IntPair padding) {
+  LATENT_CHECK(kernel.h > 0 && kernel.w > 0, op, ": kernel_size must be positive, got ", kernel);
+  LATENT_CHECK(stride.h > 0 && stride.w > 0, op, ": stride must be positive, got ", stride);
+  LATENT_CHECK(padding.h >= 0 && padding.w >= 0, op, ": padding must be non-negative, got ",
+               padding);
+  LATENT_CHECK(2 * padding.h <= kernel.h && 2 * padding.w <= kernel.w, op, ": padding ", padding,
+               " must be at most half of kernel_size ", kernel);
+  kernels::PoolGeometry g;
+  g.height = shape[2];
+  g.width = shape[3];
+  g.kernel_h = kernel.h;
+  g.kernel_w = kernel.w;
+  g.stride_h = stride.h;
+  g.stride_w = stride.w;
+  g.pad_h = padding.h;
+  g.pad_w = padding.w;
+  LATENT_CHECK(g.height + 2 * g.pad_h >= g.kernel_h && g.width + 2 * g.pad_w >= g.kernel_w, op,
+               ": input of shape ", shape, " padded by ", padding, " is smaller than kernel_size ",
+               kernel, " (the output would be empty)");
+  g.out_h = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride_h + 1;
+  g.out_w = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride_w + 1;
+  return g;
+}
+
+inline void check_pool_input(const char* op, const Shape& shape) {
+  LATENT_CHECK(shape.size() == 4 || shape.size() == 3, op,
+               ": expected a 4-d input [N, C, H, W] or 3-d [C, H, W], got shape ", shape);
+}
+
+template <class T>
+Tensor<T> max_pool2d_gather(const Tensor<T>& in, const Tensor<std::int64_t>& argmax,
+                            const kernels::PoolGeometry& geo);
+
+// in_grad[n, c] = zeros with out_grad[n, c, k] added at argmax[n, c, k]: the gradient of
+// max pooling. Differentiable: its gradient is the gather.
+template <class T>
+Tensor<T> max_pool2d_scatter(const Tensor<T>& out_grad, const Tensor<std::int64_t>& argmax,
+                             const kernels::PoolGeometry& geo, const Shape& in_shape) {
+  Tensor<T> in_grad = zeros<T>(in_shape);
+  const Tensor<T> g = plane_values(out_grad);
+  const T* gd = g.data();
+  const std::int64_t* ad = argmax.data();
+  T* id = in_grad.data();
+  for_each_plane(in_shape[0] * in_shape[1], geo.out_plane(), [&](std::int64_t k) {
+    kernels::max_pool2d_scatter(geo.out_plane(), gd + k * geo.out_plane(), ad + k * geo.out_plane(),
+                                id + k * geo.plane());
+  });
+  return record<T>(in_grad, "max_pool2d_backward", {&out_grad}, [argmax, geo](const Tensor<T>& gg) {
+    return std::vector<Tensor<T>>{max_pool2d_gather(gg, argmax, geo)};
+  });
+}
+
+// out[n, c, k] = in[n, c, argmax[n, c, k]]. Differentiable: its gradient is the scatter.
+template <class T>
+Tensor<T> max_pool2d_gather(const Tensor<T>& in, const Tensor<std::int64_t>& argmax,
+                            const kernels::PoolGeometry& geo) {
+  Tensor<T> out(argmax.shape());
+  const Tensor<T> x = plane_values(in);
+  const T* xd = x.data();
+  const std::int64_t* ad = argmax.data();
+  T* od = out.data();
+  for_each_plane(argmax.shape()[0] * argmax.shape()[1], geo.out_plane(), [&](std::int64_t k) {
+    kernels::max_pool2d_gather(geo.out_plane(), xd + k * geo.plane(), ad + k * geo.out_plane(),
+                               od + k * geo.out_plane());
+  });
+  return record<T>(out, "max_pool2d_gather", {&in},
+                   [argmax, geo, in_shape = in.shape()](const Tensor<T>& g) {
+                     return std::vector<Tensor<T>>{max_pool2d_scatter(g, argmax, geo, in_shape)};
+                   });
+}
+
+template <class T>
+Tensor<T> avg_pool2d_forward(const Tensor<T>& input, const kernels::PoolGeometry& geo);
+
+// The transpose of average pooling: each window's value shared by its pixels. Its
+// gradient is average pooling.
+template <class T>
+Tensor<T> avg_pool2d_transpose(const Tensor<T>& out_grad, const kernels::PoolGeometry& geo,
+                               const Shape& in_shape) {
+  Tensor<T> in_grad(in_shape);
+  const Tensor<T> g = plane_values(out_grad);
+  const T* gd = g.data();
+  T* id = in_grad.data();
+  for_each_plane(in_shape[0] * in_shape[1],
+                 geo.plane() + geo.out_plane() * geo.kernel_h * geo.kernel_w, [&](std::int64_t k) {
+                   kernels::avg_pool2d_transpose_plane(geo, gd + k * geo.out_plane(),
+                                                       id + k * geo.plane());
+                 });
+  return record<T>(in_grad, "avg_pool2d_backward", {&out_grad}, [geo](const Tensor<T>& gg) {
+    return std::vector<Tensor<T>>{avg_pool2d_forward(gg, geo)};
+  });
+}
+
+template <class T>
+Tensor<T> avg_pool2d_forward(const Tensor<T>& input, const kernels::PoolGeometry& geo) {
+  const Shape in_shape = input.shape();
+  Tensor<T> out(Shape{in_shape[0], in_shape[1], geo.out_h, geo.out_w});
+  const Tensor<T> x = plane_values(input);
+  const T* xd = x.data();
+  T* od = out.data();
+  for_each_plane(in_shape[0] * in_shape[1], geo.out_plane() * geo.kernel_h * geo.kernel_w,
+                 [&](std::int64_t k) {
+                   kernels::avg_pool2d_plane(geo, xd + k * geo.plane(), od + k * geo.out_plane());
+                 });
+  return record<T>(out, "avg_pool2d", {&input}, [geo, in_shape](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{avg_pool2d_transpose(g, geo, in_shape)};
+  });
+}
+
+}  // namespace pooling_detail
+
+// Max pooling (torch.nn.functional.max_pool2d, floor mode): the largest value of each
+// kernel_size window, windows `stride` apart (default: kernel_size), the input padded by
+// `padding` on each side with -inf (at most half the kernel). The gradient goes to the
+// first maximum of each window.
+template <class T>
+Tensor<T> max_pool2d(const Tensor<T>& input, IntPair kernel_size,
+                     OptionalIntPair stride = std::nullopt, IntPair padding = 0) {
+  static_assert(std::is_floating_point<T>::value, "max_pool2d: needs a floating-point tensor");
+  pooling_detail::check_pool_input("max_pool2d", input.shape());
+  if (input.dim() == 3)
+    return max_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
+  const kernels::PoolGeometry geo = pooling_detail::pool_geometry(
+      "max_pool2d", input.shape(), kernel_size, stride.value_or(kernel_size), padding);
+  const Shape in_shape = input.shape();
+  const Shape out_shape{in_shape[0], in_shape[1], geo.out_h, geo.out_w};
+  Tensor<T> out(out_shape);
+  Tensor<std::int64_t> argmax(out_shape);
+  const Tensor<T> x = pooling_detail::plane_values(input);
+  const T* xd = x.data();
+  T* od = out.data();
+  std::int64_t* ad = argmax.data();
+  pooling_detail::for_each_plane(
+      in_shape[0] * in_shape[1], geo.out_plane() * geo.kernel_h * geo.kernel_w,
+      [&](std::int64_t k) {
+        kernels::max_pool2d_plane(geo, xd + k * geo.plane(), od + k * geo.out_plane(),
+                                  ad + k * geo.out_plane());
+      });
+  return record<T>(out, "max_pool2d", {&input}, [argmax, geo, in_shape](const Tensor<T>& g) {
+    return std::vector<Tensor<T>>{pooling_detail::max_pool2d_scatter(g, argmax, geo, in_shape)};
+  });
+}
+
+// Average pooling (torch.nn.functional.avg_pool2d, floor mode, count_include_pad): the
+// mean of each kernel_size window, windows `stride` apart (default: kernel_size), the
+// input padded by `padding` zeros on each side (at most half the kernel), which count in
+// the divisor kernel_h * kernel_w.
+template <class T>
+Tensor<T> avg_pool2d(const Tensor<T>& input, IntPair kernel_size,
+                     OptionalIntPair stride = std::nullopt, IntPair padding = 0) {
+  static_assert(std::is_floating_point<T>::value, "avg_pool2d: needs a floating-point tensor");
+  pooling_detail::check_pool_input("avg_pool2d", input.shape());
+  if (input.dim() == 3)
+    return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0);
+  const kernels::PoolGeometry geo = pooling_detail::pool_geometry(
+      "avg_pool2d", input.shape(), kernel_size, stride.value_or(kernel_size), padding);
+  return pooling_detail::avg_pool2d_forward(input, geo);
+}
+
+// Nearest-neighbour upsampling of input[N, C, H, W] by integer factors
+// (torch.nn.functional.interpolate(mode="nearest", scale_factor=...)):
+//   out[n, c, oh, ow] = input[n, c, oh / scale_h, ow / scale_w],  out: [N, C, H sh, W sw].
+template <class T>
+Tensor<T> upsample_nearest2d(const Tensor<T>& input, IntPair scale_factor) {
+  LATENT_CHECK(input.dim() == 4,
+               "upsample_nearest2d: expected a 4-d input [N, C, H, W], got shape ", input.shape());
+  LATENT_CHECK(scale_factor.h > 0 && scale_factor.w > 0,
+               "upsample_nearest2d: scale_factor must be positive, got ", scale_factor);
+  const Shape in_shape = input.shape();
+  const std::int64_t height = in_shape[2], width = in_shape[3];
+  const std::int64_t sh = scale_factor.h, sw = scale_factor.w;
+  Tensor<T> out(Shape{in_shape[0], in_shape[1], height * sh, width * sw});
+  const Tensor<T> x = pooling_detail::plane_values(input);
+  const T* xd = x.data();
+  T* od = out.data();
+  const std::int64_t plane = height * width, out_plane = plane * sh * sw;
+  pooling_detail::for_each_plane(in_shape[0] * in_shape[1], out_plane, [&](std::int64_t k) {
+    kernels::upsample_nearest2d_plane(height, width, sh, sw, xd + k * plane, od + k * out_plane);
+  });
+  // Output pixel (ih*sh + r, iw*sw + q) copies input (ih, iw): the gradient sums each
+  // sh x sw block, seen as dims 3 and 5 of [N, C, H, sh, W, sw].
+  return record<T>(out, "upsample_nearest2d", {&input}, [in_shape, sh, sw](const Tensor<T>& g) {
+    const Shape blocks{in_shape[0], in_shape[1], in_shape[2], sh, in_shape[3], sw};
+    return std::vector<Tensor<T>>{g.reshape(blocks).sum({3, 5})};
+  });
+}
+
+}  // namespace latent::nn::functional
+// ---- latent/nn/layers.hpp ----
+// The small layers, as torch.nn: pooling, upsampling, normalisation, embedding, dropout
+// and the activations as modules. Each forward is one call of nn::functional.
+
+namespace latent::nn {
+
+// ---- pooling and resampling ----
+
+template <class T>
+class MaxPool2d : public Module<T> {
+ public:
+  explicit MaxPool2d(functional::IntPair kernel_size, functional::OptionalIntPair stride = std::nullopt,
+                     functional::IntPair padding = 0)
+      : kernel_(kernel_size), stride_(stride), padding_(padding) {}
+  std::string name() const override { return "MaxPool2d"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::max_pool2d(x, kernel_, stride_, padding_); }
+
+ private:
+  functional::IntPair kernel_;
+  functional::OptionalIntPair stride_;
+  functional::IntPair padding_;
+};
+
+template <class T>
+class AvgPool2d : public Module<T> {
+ public:
+  explicit AvgPool2d(functional::IntPair kernel_size, functional::OptionalIntPair stride = std::nullopt,
+                     functional::IntPair padding = 0)
+      : kernel_(kernel_size), stride_(stride), padding_(padding) {}
+  std::string name() const override { return "AvgPool2d"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::avg_pool2d(x, kernel_, stride_, padding_); }
+
+ private:
+  functional::IntPair kernel_;
+  functional::OptionalIntPair stride_;
+  functional::IntPair padding_;
+};
+
+// Nearest-neighbour upsampling by an integer factor.
+template <class T>
+class Upsample : public Module<T> {
+ public:
+  explicit Upsample(functional::IntPair scale_factor) : scale_(scale_factor) {}
+  std::string name() const override { return "Upsample"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::upsample_nearest2d(x, scale_); }
+
+ private:
+  functional::IntPair scale_;
+};
+
+// ---- normalisation ----
+
+// BatchNorm over [N, C] / [N, C, L] (BatchNorm1d) or [N, C, H, W] (BatchNorm2d): batch
+// statistics in training (and running averages updated with `momentum`), the running
+// averages in eval mode. State as PyTorch's: weight, bias, running_mean, running_var,
+// num_batches_tracked.
+template <class T>
+class BatchNorm : public Module<T> {
+ public:
+  Tensor<T> weight, bias, running_mean, running_var;
+  Tensor<std::int64_t> num_batches_tracked;
+
+  BatchNorm(std::int64_t num_features, int input_rank_low, int input_rank_high, const char* layer_name,
+            double eps = 1e-5, double momentum = 0.1, bool affine = true)
+      : eps_(eps), momentum_(momentum), low_(input_rank_low), high_(input_rank_high), name_(layer_name) {
+    LATENT_CHECK(num_features > 0, layer_name, ": num_features must be positive, got ", num_features);
+    if (affine) {
+      weight = this->register_parameter("weight", ones<T>({num_features}));
+      bias = this->register_parameter("bias", zeros<T>({num_features}));
+    }
+    running_mean = this->register_buffer("running_mean", zeros<T>({num_features}));
+    running_var = this->register_buffer("running_var", ones<T>({num_features}));
+    num_batches_tracked = this->register_buffer("num_batches_tracked", zeros<std::int64_t>({}));
+  }
+  std::string name() const override { return name_; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    LATENT_CHECK(x.dim() >= low_ && x.dim() <= high_, name_, ": expects an input of rank ", low_,
+                 low_ == high_ ? "" : " to " + std::to_string(high_), ", got shape ", x.shape());
+    if (this->is_training()) {
+      NoGradGuard no_grad;
+      num_batches_tracked.add_(std::int64_t(1));
+    }
+    return functional::batch_norm(x, running_mean, running_var, weight, bias, this->is_training(), momentum_, eps_);
+  }
+
+ private:
+  double eps_, momentum_;
+  int low_, high_;
+  std::string name_;
+};
+
+template <class T>
+struct BatchNorm1d : BatchNorm<T> {
+  explicit BatchNorm1d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+      : BatchNorm<T>(num_features, 2, 3, "BatchNorm1d", eps, momentum, affine) {}
+};
+
+template <class T>
+struct BatchNorm2d : BatchNorm<T> {
+  explicit BatchNorm2d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true)
+      : BatchNorm<T>(num_features, 4, 4, "BatchNorm2d", eps, momentum, affine) {}
+};
+
+template <class T>
+class LayerNorm : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool with_bias = true)
+      : shape_(normalized_shape), eps_(eps) {
+    if (elementwise_affine) {
+      weight = this->register_parameter("weight", ones<T>(normalized_shape));
+      if (with_bias) bias = this->register_parameter("bias", zeros<T>(normalized_shape));
+    }
+  }
+  explicit LayerNorm(std::int64_t size, double eps = 1e-5) : LayerNorm(Shape{size}, eps) {}
+  std::string name() const override { return "LayerNorm"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::layer_norm(x, shape_, weight, bias, eps_); }
+
+ private:
+  Shape shape_;
+  double eps_;
+};
+
+template <class T>
+class GroupNorm : public Module<T> {
+ public:
+  Tensor<T> weight, bias;
+  GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps = 1e-5, bool affine = true)
+      : groups_(num_groups), eps_(eps) {
+    LATENT_CHECK(num_groups > 0 && num_channels % num_groups == 0, "GroupNorm: num_channels ", num_channels,
+                 " must be divisible by num_groups ", num_groups);
+    if (affine) {
+      weight = this->register_parameter("weight", ones<T>({num_channels}));
+      bias = this->register_parameter("bias", zeros<T>({num_channels}));
+    }
+  }
+  std::string name() const override { return "GroupNorm"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::group_norm(x, groups_, weight, bias, eps_); }
+
+ private:
+  std::int64_t groups_;
+  double eps_;
+};
+
+template <class T>
+class RMSNorm : public Module<T> {
+ public:
+  Tensor<T> weight;
+  explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true)
+      : shape_(normalized_shape), eps_(eps) {
+    if (elementwise_affine) weight = this->register_parameter("weight", ones<T>(normalized_shape));
+  }
+  explicit RMSNorm(std::int64_t size, std::optional<double> eps = std::nullopt) : RMSNorm(Shape{size}, eps) {}
+  std::string name() const override { return "RMSNorm"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::rms_norm(x, shape_, weight, eps_); }
+
+ private:
+  Shape shape_;
+  std::optional<double> eps_;
+};
+
+// ---- embedding and dropout ----
+
+// A lookup table [num_embeddings, embedding_dim], initialised N(0, 1) as PyTorch.
+template <class T>
+class Embedding : public Module<T> {
+ public:
+  Tensor<T> weight;
+  Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim, Generator& gen) {
+    LATENT_CHECK(num_embeddings > 0 && embedding_dim > 0, "Embedding: sizes must be positive, got ", num_embeddings,
+                 " x ", embedding_dim);
+    weight = randn<T>({num_embeddings, embedding_dim}, gen);
+    weight = this->register_parameter("weight", weight);
+  }
+  std::string name() const override { return "Embedding"; }
+  Tensor<T> forward(const Tensor<std::int64_t>& indices) const { return functional::embedding(indices, weight); }
+  using Module<T>::forward;
+};
+
+// Zeroes each element with probability p in training (scaling the rest by 1 / (1 - p));
+// the identity in eval mode. Draws from the Generator it was given, which must outlive it.
+template <class T>
+class Dropout : public Module<T> {
+ public:
+  Dropout(double p, Generator& gen) : p_(p), gen_(&gen) {
+    LATENT_CHECK(p >= 0 && p <= 1, "Dropout: p must be in [0, 1], got ", p);
+  }
+  std::string name() const override { return "Dropout"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::dropout(x, p_, this->is_training(), *gen_); }
+
+ private:
+  double p_;
+  Generator* gen_;
+};
+
+// ---- activations ----
+
+#define LATENT_ACTIVATION_MODULE(Name, call)                        \
+  template <class T>                                                \
+  class Name : public Module<T> {                                   \
+   public:                                                          \
+    std::string name() const override { return #Name; }             \
+    Tensor<T> forward(const Tensor<T>& x) override { return call; } \
+  };
+LATENT_ACTIVATION_MODULE(ReLU, relu(x))
+LATENT_ACTIVATION_MODULE(Tanh, latent::tanh(x))
+LATENT_ACTIVATION_MODULE(Sigmoid, sigmoid(x))
+LATENT_ACTIVATION_MODULE(SiLU, functional::silu(x))
+#undef LATENT_ACTIVATION_MODULE
+
+template <class T>
+class LeakyReLU : public Module<T> {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : slope_(negative_slope) {}
+  std::string name() const override { return "LeakyReLU"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::leaky_relu(x, T(slope_)); }
+
+ private:
+  double slope_;
+};
+
+template <class T>
+class GELU : public Module<T> {
+ public:
+  explicit GELU(std::string approximate = "none") : approximate_(std::move(approximate)) {}
+  std::string name() const override { return "GELU"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::gelu(x, approximate_); }
+
+ private:
+  std::string approximate_;
+};
+
+template <class T>
+class ELU : public Module<T> {
+ public:
+  explicit ELU(double alpha = 1.0) : alpha_(alpha) {}
+  std::string name() const override { return "ELU"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::elu(x, T(alpha_)); }
+
+ private:
+  double alpha_;
+};
+
+template <class T>
+class Softplus : public Module<T> {
+ public:
+  explicit Softplus(double beta = 1.0, double threshold = 20.0) : beta_(beta), threshold_(threshold) {}
+  std::string name() const override { return "Softplus"; }
+  Tensor<T> forward(const Tensor<T>& x) override { return functional::softplus(x, T(beta_), T(threshold_)); }
+
+ private:
+  double beta_, threshold_;
+};
+
+}  // namespace latent::nn
+// ---- latent/nn/lora.hpp ----
+// LoRA, low-rank adaptation (Hu et al. 2021): a pretrained Linear y = x W^T + b is kept
+// frozen and a trainable update of rank r is added beside it,
+//
+//   y = x W^T + b + (alpha / r) * dropout(x) A^T B^T,     A [r, in],  B [out, r]
+//
+// A starts as a Linear weight does (Kaiming-uniform, U(-1/sqrt(in), 1/sqrt(in))) and B at
+// zero, so training starts from the pretrained layer exactly (as the paper and peft).
+// Only A and B train: r (in + out) numbers instead of in * out.
+//
+// merge() folds the update into the base weight, W <- W + (alpha / r) B A, so inference
+// costs one product again; unmerge() takes it back out (up to rounding). Merging writes
+// into the wrapped Linear's own weight, which the wrapper shares.
+//
+// State dict: the base layer's "weight" and "bias" under their own names (so the keys of
+// the layer being adapted are unchanged), and the adapters as bias-free Linear
+// submodules "lora_A.weight" [r, in] and "lora_B.weight" [out, r], the layout of
+// loralib/peft modules (peft adds an adapter name: "lora_A.default.weight").
+
+namespace latent::nn {
+
+template <class T>
+class LoRALinear : public Module<T> {
+ public:
+  Tensor<T> weight, bias;  // the base layer's, frozen
+  std::shared_ptr<Linear<T>> lora_A, lora_B;
+
+  // Draws A from gen, and the dropout masks on the adapter's input too (gen must then
+  // outlive it). Freezes the base layer's parameters.
+  LoRALinear(std::shared_ptr<Linear<T>> base, std::int64_t rank, double alpha, Generator& gen, double dropout = 0.0)
+      : base_(std::move(base)), rank_(rank), scaling_(0), dropout_(dropout), gen_(&gen) {
+    LATENT_CHECK(base_ != nullptr, "LoRALinear: got a null base layer");
+    LATENT_CHECK(rank > 0, "LoRALinear: rank must be positive, got ", rank);
+    LATENT_CHECK(alpha > 0, "LoRALinear: alpha must be positive, got ", alpha);
+    LATENT_CHECK(dropout >= 0 && dropout <= 1, "LoRALinear: dropout must be in [0, 1], got ", dropout);
+    scaling_ = alpha / double(rank);
+    weight = this->register_parameter("weight", base_->weight, false);
+    if (base_->bias.defined()) bias = this->register_parameter("bias", base_->bias, false);
+    lora_A = this->register_module("lora_A", std::make_shared<Linear<T>>(base_->in_features(), rank, gen, false));
+    lora_B = this->register_module("lora_B", std::make_shared<Linear<T>>(rank, base_->out_features(), gen, false));
+    init::zeros_(lora_B->weight);
+  }
+  std::string name() const override { return "LoRALinear"; }
+  const std::shared_ptr<Linear<T>>& base() const { return base_; }
+  std::int64_t rank() const { return rank_; }
+  double scaling() const { return scaling_; }
+  bool merged() const { return merged_; }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    const Tensor<T> y = functional::linear(x, weight, bias);
+    if (merged_) return y;
+    const Tensor<T> h = this->is_training() && dropout_ > 0 ? functional::dropout(x, dropout_, true, *gen_) : x;
+    return y + lora_B->forward(lora_A->forward(h)) * static_cast<T>(scaling_);
+  }
+
+  // W <- W + (alpha / r) B A.
+  void merge() {
+    LATENT_CHECK(!merged_, "LoRALinear: merge(): the adapter is already merged");
+    NoGradGuard no_grad;
+    weight.add_(update());
+    merged_ = true;
+  }
+  // W <- W - (alpha / r) B A.
+  void unmerge() {
+    LATENT_CHECK(merged_, "LoRALinear: unmerge(): the adapter is not merged");
+    NoGradGuard no_grad;
+    weight.sub_(update());
+    merged_ = false;
+  }
+
+ private:
+  Tensor<T> update() const { return matmul(lora_B->weight.detach(), lora_A->weight.detach()) * static_cast<T>(scaling_); }
+
+  std::shared_ptr<Linear<T>> base_;
+  std::int64_t rank_;
+  double scaling_, dropout_;
+  Generator* gen_;
+  bool merged_ = false;
+};
+
+// The adapter weights of a model, those under a "lora_A" or "lora_B" submodule: what an
+// optimiser trains when the rest is frozen.
+template <class T>
+std::vector<Tensor<T>> lora_parameters(const Module<T>& model) {
+  std::vector<Tensor<T>> out;
+  for (const auto& p : model.named_parameters()) {
+    const std::string name = "." + p.first;
+    if (name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos) out.push_back(p.second);
+  }
+  return out;
+}
+
+}  // namespace latent::nn
+// ---- latent/nn/positional.hpp ----
+// Position and timestep embeddings: how a model that sees a set of vectors learns where
+// each one sits in a sequence (or when, in a diffusion process).
+//
+// Sinusoidal (Vaswani et al. 2017), interleaved sine and cosine at geometric frequencies:
+//   PE[p, 2i] = sin(p w_i),  PE[p, 2i+1] = cos(p w_i),  w_i = base^(-2i / d)
+// Learned: a trainable table [max_positions, d] (GPT-2's wpe), read by position.
+// Rotary (RoPE, Su et al. 2021), in the "rotate half" layout of GPT-NeoX and LLaMA: the
+// first d channels of each query/key head are split into halves x1, x2 and channel pair
+// (x1_i, x2_i) is turned by the angle p w_i, w_i = base^(-2i / d):
+//   y1 = x1 cos(p w) - x2 sin(p w),   y2 = x2 cos(p w) + x1 sin(p w)
+// so that q_p . k_s depends on p - s alone. Channels past d pass through unchanged.
+// Timestep (the DDPM denoisers of torch_workloads.py), halves rather than interleaved:
+//   emb(t) = [sin(t w_0) .. sin(t w_{h-1}), cos(t w_0) .. cos(t w_{h-1})],
+//   h = d / 2,  w_i = 10000^(-i / (h - 1))
+//
+// The tables are constants: they hold no parameters and receive no gradient. Sinusoidal
+// and rotary tables are computed in double precision and rounded to T; the timestep
+// embedding follows the workload's float arithmetic step by step, so that it rounds as
+// PyTorch does in float32 (see timestep_embedding).
+
+namespace latent::nn {
+
+namespace positional_detail {
+// Positions start, start + 1, ..., start + length - 1.
+inline Tensor<std::int64_t> position_range(std::int64_t length, std::int64_t start, const char* op) {
+  LATENT_CHECK(length >= 0 && start >= 0, op, ": need length >= 0 and start >= 0, got length=", length,
+               " start=", start);
+  Tensor<std::int64_t> p(Shape{length});
+  for (std::int64_t i = 0; i < length; ++i) p.data()[i] = start + i;
+  return p;
+}
+// [n, half] table of f(p_n w_i), w_i = base^(-2i / dim), in double precision, rounded to T.
+template <class T, class Fn>
+Tensor<T> angle_table(const std::vector<double>& positions, std::int64_t dim, double base, Fn fn) {
+  const std::int64_t n = static_cast<std::int64_t>(positions.size()), half = dim / 2;
+  Tensor<T> out(Shape{n, half});
+  T* o = out.data();
+  for (std::int64_t i = 0; i < half; ++i) {
+    const double w = std::pow(base, -2.0 * double(i) / double(dim));
+    for (std::int64_t r = 0; r < n; ++r) o[r * half + i] = static_cast<T>(fn(positions[static_cast<std::size_t>(r)] * w));
+  }
+  return out;
+}
+inline std::vector<double> as_doubles(const Tensor<std::int64_t>& positions) {
+  const std::vector<std::int64_t> p = positions.to_vector();
+  return std::vector<double>(p.begin(), p.end());
+}
+}  // namespace positional_detail
+
+// ---- sinusoidal ----
+
+// The table PE[positions..., dim] (interleaved sin/cos); dim must be even.
+template <class T>
+Tensor<T> sinusoidal_position_encoding(const Tensor<std::int64_t>& positions, std::int64_t dim,
+                                       double base = 10000.0) {
+  LATENT_CHECK(dim > 0 && dim % 2 == 0, "sinusoidal_position_encoding: dim must be positive and even, got ", dim);
+  const std::vector<double> p = positional_detail::as_doubles(positions);
+  const std::int64_t n = static_cast<std::int64_t>(p.size()), half = dim / 2;
+  const Tensor<T> s = positional_detail::angle_table<T>(p, dim, base, [](double a) { return std::sin(a); });
+  const Tensor<T> c = positional_detail::angle_table<T>(p, dim, base, [](double a) { return std::cos(a); });
+  Shape shape = positions.shape();
+  shape.push_back(dim);
+  Tensor<T> out(shape);
+  T* o = out.data();
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t i = 0; i < half; ++i) {
+      o[r * dim + 2 * i] = s.data()[r * half + i];
+      o[r * dim + 2 * i + 1] = c.data()[r * half + i];
+    }
+  return out;
+}
+
+template <class T>
+class SinusoidalPositionalEmbedding : public Module<T> {
+ public:
+  explicit SinusoidalPositionalEmbedding(std::int64_t dim, double base = 10000.0) : dim_(dim), base_(base) {
+    LATENT_CHECK(dim > 0 && dim % 2 == 0, "SinusoidalPositionalEmbedding: dim must be positive and even, got ", dim);
+  }
+  std::string name() const override { return "SinusoidalPositionalEmbedding"; }
+  std::int64_t dim() const { return dim_; }
+  // Rows for positions start .. start + length - 1: [length, dim].
+  Tensor<T> forward(std::int64_t length, std::int64_t start = 0) const {
+    return forward(positional_detail::position_range(length, start, "SinusoidalPositionalEmbedding"));
+  }
+  // Rows for any positions: [positions..., dim].
+  Tensor<T> forward(const Tensor<std::int64_t>& positions) const {
+    return sinusoidal_position_encoding<T>(positions, dim_, base_);
+  }
+  using Module<T>::forward;
+
+ private:
+  std::int64_t dim_;
+  double base_;
+};
+
+// ---- learned ----
+
+// A trainable table of max_positions rows, initialised N(0, 1) as nn.Embedding (GPT-style
+// models re-initialise it, e.g. N(0, 0.02)). State: "weight" [max_positions, dim].
+template <class T>
+class LearnedPositionalEmbedding : public Module<T> {
+ public:
+  Tensor<T> weight;
+  LearnedPositionalEmbedding(std::int64_t max_positions, std::int64_t dim, Generator& gen) {
+    LATENT_CHECK(max_positions > 0 && dim > 0, "LearnedPositionalEmbedding: sizes must be positive, got ",
+                 max_positions, " x ", dim);
+    weight = this->register_parameter("weight", randn<T>({max_positions, dim}, gen));
+  }
+  std::string name() const override { return "LearnedPositionalEmbedding"; }
+  std::int64_t max_positions() const { return weight.shape()[0]; }
+  // Rows start .. start + length - 1 (a view of the table): [length, dim].
+  Tensor<T> forward(std::int64_t length, std::int64_t start = 0) const {
+    LATENT_CHECK(length >= 0 && start >= 0 && start + length <= max_positions(),
+                 "LearnedPositionalEmbedding: positions ", start, " to ", start + length, " (exclusive) exceed the ",
+                 max_positions(), " positions of the table");
+    return weight.narrow(0, start, length);
+  }
+  Tensor<T> forward(const Tensor<std::int64_t>& positions) const { return functional::embedding(positions, weight); }
+  using Module<T>::forward;
+};
+
+// ---- rotary ----
+
+// Rotates the first `dim` channels of x [..., L, head_dim] (queries or keys, one head per
+// row) by the angles of positions start .. start + L - 1. dim defaults to head_dim and
+// must be even; differentiable in x (first and second derivatives).
+template <class T>
+Tensor<T> apply_rotary_embedding(const Tensor<T>& x, std::int64_t start = 0, std::int64_t dim = -1,
+                                 double base = 10000.0) {
+  const char* op = "apply_rotary_embedding";
+  LATENT_CHECK(x.dim() >= 2, op, ": expects x [..., length, head_dim], got shape ", x.shape());
+  const std::int64_t length = x.size(-2), head_dim = x.size(-1);
+  const std::int64_t d = dim < 0 ? head_dim : dim;
+  LATENT_CHECK(d > 0 && d % 2 == 0 && d <= head_dim, op, ": rotary dim must be even and in (0, ", head_dim,
+               "], got ", d);
+  const std::vector<double> p = positional_detail::as_doubles(positional_detail::position_range(length, start, op));
+  const Tensor<T> cos = positional_detail::angle_table<T>(p, d, base, [](double a) { return std::cos(a); });
+  const Tensor<T> sin = positional_detail::angle_table<T>(p, d, base, [](double a) { return std::sin(a); });
+  const std::int64_t half = d / 2;
+  const Tensor<T> x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  std::vector<Tensor<T>> parts{x1 * cos - x2 * sin, x2 * cos + x1 * sin};
+  if (d < head_dim) parts.push_back(x.narrow(-1, d, head_dim - d));
+  return cat(parts, -1);
+}
+
+// RoPE as a module (no parameters): forward(x, start) rotates queries or keys whose first
+// position is `start` (the number of positions already in a key/value cache).
+template <class T>
+class RotaryEmbedding : public Module<T> {
+ public:
+  explicit RotaryEmbedding(std::int64_t dim, double base = 10000.0) : dim_(dim), base_(base) {
+    LATENT_CHECK(dim > 0 && dim % 2 == 0, "RotaryEmbedding: dim must be positive and even, got ", dim);
+  }
+  std::string name() const override { return "RotaryEmbedding"; }
+  std::int64_t dim() const { return dim_; }
+  double base() const { return base_; }
+  Tensor<T> forward(const Tensor<T>& x, std::int64_t start) const {
+    LATENT_CHECK(x.dim() >= 2 && x.size(-1) >= dim_, "RotaryEmbedding: expects x [..., length, head_dim >= ", dim_,
+                 "], got shape ", x.shape());
+    return apply_rotary_embedding(x, start, dim_, base_);
+  }
+  Tensor<T> forward(const Tensor<T>& x) override { return forward(x, 0); }
+
+ private:
+  std::int64_t dim_;
+  double base_;
+};
+
+// ---- diffusion timesteps ----
+
+// emb(t) for timesteps t [B] -> [B, dim] (dim even, >= 4). Each step rounds to T as the
+// workload's float32 code does: a = (-ln 10000 * i) / (h - 1), w = exp(a), angle = t w,
+// then sin and cos; exp, sin and cos are evaluated in double and rounded once, which is
+// what a correctly rounded float function gives.
+template <class T, class Time>
+Tensor<T> timestep_embedding(const Tensor<Time>& t, std::int64_t dim) {
+  LATENT_CHECK(dim >= 4 && dim % 2 == 0, "timestep_embedding: dim must be even and at least 4, got ", dim);
+  LATENT_CHECK(t.dim() == 1, "timestep_embedding: expects timesteps [batch], got shape ", t.shape());
+  const std::int64_t half = dim / 2, batch = t.size(0);
+  const std::vector<Time> times = t.to_vector();
+  std::vector<T> w(static_cast<std::size_t>(half));
+  const T minus_log_base = static_cast<T>(-std::log(10000.0));
+  for (std::int64_t i = 0; i < half; ++i) {
+    const T a = minus_log_base * static_cast<T>(i) / static_cast<T>(half - 1);
+    w[static_cast<std::size_t>(i)] = static_cast<T>(std::exp(static_cast<double>(a)));
+  }
+  Tensor<T> out(Shape{batch, dim});
+  T* o = out.data();
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t i = 0; i < half; ++i) {
+      const T angle = static_cast<T>(times[static_cast<std::size_t>(b)]) * w[static_cast<std::size_t>(i)];
+      o[b * dim + i] = static_cast<T>(std::sin(static_cast<double>(angle)));
+      o[b * dim + half + i] = static_cast<T>(std::cos(static_cast<double>(angle)));
+    }
+  return out;
+}
+
+// The sinusoidal timestep embedding as a module (no parameters); integer or real
+// timesteps (real ones for continuous-time models; t gets no gradient).
+template <class T>
+class TimestepEmbedding : public Module<T> {
+ public:
+  explicit TimestepEmbedding(std::int64_t dim) : dim_(dim) {
+    LATENT_CHECK(dim >= 4 && dim % 2 == 0, "TimestepEmbedding: dim must be even and at least 4, got ", dim);
+  }
+  std::string name() const override { return "TimestepEmbedding"; }
+  std::int64_t dim() const { return dim_; }
+  Tensor<T> forward(const Tensor<std::int64_t>& t) const { return timestep_embedding<T>(t, dim_); }
+  Tensor<T> forward(const Tensor<T>& t) override { return timestep_embedding<T>(t.detach(), dim_); }
+
+ private:
+  std::int64_t dim_;
+};
+
+}  // namespace latent::nn
+// ---- latent/nn/serialize.hpp ----
+// A module's state dict to and from a safetensors file, with PyTorch's keys, so that
+// weights cross over both ways (torch: safetensors.torch.save_file(model.state_dict())).
+
+namespace latent::nn {
+
+// Writes every parameter and buffer of `module` (atomically).
+template <class T>
+void save_safetensors(const std::string& path, const Module<T>& module) {
+  const StateDict<T> sd = module.state_dict();
+  io::SafetensorsWriter w;
+  for (const auto& e : sd.tensors) w.add(e.first, e.second);
+  for (const auto& e : sd.integers) w.add(e.first, e.second);
+  w.write(path);
+}
+
+// Loads a file's tensors into `module` (converted to T; strict: every key must match).
+template <class T>
+void load_safetensors(const std::string& path, Module<T>& module, bool strict = true) {
+  const io::SafetensorsFile file = io::load_safetensors(path);
+  StateDict<T> sd;
+  for (const std::string& name : file.names()) {
+    const io::Dtype d = file.entry(name).dtype;
+    if (d == io::Dtype::I64 || d == io::Dtype::I32) sd.integers[name] = file.get<std::int64_t>(name);
+    else sd.tensors[name] = file.get<T>(name);
+  }
+  module.load_state_dict(sd, strict);
+}
+
+}  // namespace latent::nn
+// ---- latent/nn/spectral_norm.hpp ----
+// Spectral normalisation (Miyato et al. 2018), as torch.nn.utils.spectral_norm: a layer's
+// weight is divided by its largest singular value sigma, so the layer is 1-Lipschitz (a
+// GAN critic kept smooth). sigma is estimated by power iteration on the weight viewed as
+// a matrix W [h, w] (dim `dim` first, the rest flattened), carrying u [h] and v [w] over
+// from call to call:
+//
+//   repeat n_power_iterations times:  v <- W^T u / |W^T u|,   u <- W v / |W v|
+//   sigma = u^T W v,    weight = W / sigma
+//
+// (each norm clamped below by eps). The iteration runs in training mode only and without
+// gradient; sigma = u^T W v is differentiated through W, as in PyTorch.
+//
+// The wrapper takes the layer's place and its state: "weight_orig" (the raw W, a
+// parameter), "weight_u" and "weight_v" (buffers), and the layer's other parameters under
+// their own names ("bias"), exactly as a PyTorch module after spectral_norm(), so state
+// dicts cross over. Any layer with a public `weight` member works (Linear, Conv1d, Conv2d,
+// ConvTranspose2d); dim defaults to 0, and to 1 for ConvTranspose2d, as PyTorch.
+
+namespace latent::nn {
+
+template <class T, class Layer>
+class SpectralNorm : public Module<T> {
+ public:
+  Tensor<T> weight_orig, weight_u, weight_v;
+
+  SpectralNorm(std::shared_ptr<Layer> layer, Generator& gen, int n_power_iterations = 1, double eps = 1e-12,
+               std::optional<int> dim = std::nullopt)
+      : layer_(std::move(layer)), iterations_(n_power_iterations), eps_(eps) {
+    LATENT_CHECK(layer_ != nullptr, "SpectralNorm: got a null layer");
+    LATENT_CHECK(n_power_iterations >= 0, "SpectralNorm: n_power_iterations must be >= 0, got ", n_power_iterations);
+    LATENT_CHECK(eps > 0, "SpectralNorm: eps must be positive, got ", eps);
+    const Tensor<T>& w = layer_->weight;
+    LATENT_CHECK(w.defined() && w.dim() >= 1, "SpectralNorm: the layer has no weight to normalise");
+    dim_ = wrap_dim(dim ? *dim : (std::is_same<Layer, ConvTranspose2d<T>>::value ? 1 : 0), w.dim(), "SpectralNorm");
+    // The layer's state, taken over under the same names (weight renamed weight_orig, last).
+    for (const auto& p : layer_->named_parameters(false))
+      if (p.first != "weight") this->register_parameter(p.first, p.second, p.second.requires_grad());
+    weight_orig = this->register_parameter("weight_orig", w, w.requires_grad());
+    for (const auto& b : layer_->named_buffers(false)) this->register_buffer(b.first, b.second);
+    for (const auto& c : layer_->named_children()) this->register_module(c.first, c.second);
+    const Shape m = matrix_shape();
+    weight_u = this->register_buffer("weight_u", normalized(randn<T>({m[0]}, gen)));
+    weight_v = this->register_buffer("weight_v", normalized(randn<T>({m[1]}, gen)));
+  }
+  std::string name() const override { return "SpectralNorm(" + layer_->name() + ")"; }
+  const std::shared_ptr<Layer>& layer() const { return layer_; }
+
+  void train(bool on = true) override {
+    Module<T>::train(on);
+    layer_->train(on);
+  }
+
+  // W / sigma; in training mode, first refines u and v by power iteration.
+  Tensor<T> normalized_weight() {
+    const Shape m = matrix_shape();
+    if (this->is_training() && iterations_ > 0) {
+      NoGradGuard no_grad;
+      const Tensor<T> w = as_matrix(weight_orig.detach(), m);
+      for (int i = 0; i < iterations_; ++i) {
+        weight_v.copy_(normalized(matmul(w.t(), weight_u)));
+        weight_u.copy_(normalized(matmul(w, weight_v)));
+      }
+    }
+    // u and v are constants here (cloned, as PyTorch, so later updates do not alias them).
+    const Tensor<T> u = weight_u.clone(), v = weight_v.clone();
+    const Tensor<T> sigma = (u * matmul(as_matrix(weight_orig, m), v)).sum();
+    return weight_orig / sigma;
+  }
+
+  // The layer's forward with its weight replaced by W / sigma.
+  Tensor<T> forward(const Tensor<T>& x) override {
+    struct Swap {  // puts the raw weight back afterwards, also if forward fails
+      Layer& layer;
+      Tensor<T> saved;
+      ~Swap() { layer.weight = saved; }
+    } swap{*layer_, layer_->weight};
+    layer_->weight = normalized_weight();
+    return layer_->forward(x);
+  }
+
+ private:
+  Shape matrix_shape() const {
+    const Shape& s = weight_orig.shape();
+    return Shape{s[dim_], s.numel() / std::max<std::int64_t>(s[dim_], 1)};
+  }
+  // The weight as [h, w]: dim `dim_` first, the others flattened in order.
+  Tensor<T> as_matrix(const Tensor<T>& w, const Shape& m) const {
+    if (dim_ == 0) return w.reshape(m);
+    Shape order{dim_};
+    for (int d = 0; d < w.dim(); ++d)
+      if (d != dim_) order.push_back(d);
+    return w.permute(order).reshape(m);
+  }
+  Tensor<T> normalized(const Tensor<T>& x) const {
+    const double norm = std::sqrt(double(x.square().sum().item()));
+    return x / static_cast<T>(std::max(norm, eps_));
+  }
+
+  std::shared_ptr<Layer> layer_;
+  int iterations_;
+  double eps_;
+  int dim_ = 0;
+};
+
+// spectral_norm(layer, gen): the layer wrapped, e.g.
+//   auto conv = spectral_norm(std::make_shared<Conv2d<float>>(3, 64, 4, gen, 2, 1), gen);
+template <template <class> class Layer, class T>
+std::shared_ptr<SpectralNorm<T, Layer<T>>> spectral_norm(std::shared_ptr<Layer<T>> layer, Generator& gen,
+                                                         int n_power_iterations = 1, double eps = 1e-12,
+                                                         std::optional<int> dim = std::nullopt) {
+  return std::make_shared<SpectralNorm<T, Layer<T>>>(std::move(layer), gen, n_power_iterations, eps, dim);
+}
+
+}  // namespace latent::nn
+// ---- latent/nn/transformer.hpp ----
+// The pre-LayerNorm transformer block of GPT-2 (as the gpt_step workload of
+// torch_workloads.py writes it), the unit a decoder-only language model stacks:
+//
+//   x <- x + attn(ln1(x))      causal multi-head self-attention
+//   x <- x + mlp(ln2(x))       mlp(h) = W2 gelu_tanh(W1 h + b1) + b2,  W1: E -> 4E
+//
+// Attention uses one fused projection qkv: E -> 3E (queries, keys, values side by side)
+// and an output projection proj: E -> E. The submodules and parameters carry the
+// workload's names, so its state_dict loads as it is:
+//   ln1.{weight,bias}  attn.qkv.{weight,bias}  attn.proj.{weight,bias}
+//   ln2.{weight,bias}  mlp.fc.{weight,bias}    mlp.proj.{weight,bias}
+//
+// Options: dropout (on the attention weights and at the end of both residual branches,
+// as nanoGPT; training mode only), biases on or off (Linear and LayerNorm), and rotary
+// position embeddings on queries and keys (then a model needs no learned positions).
+// forward_step runs new positions against a key/value cache (KVCache, one per block) and
+// gives what the full causal forward gives at those positions.
+
+namespace latent::nn {
+
+struct TransformerBlockOptions {
+  double dropout = 0.0;          // attention weights and both residual branches
+  bool bias = true;              // biases in every Linear and LayerNorm
+  bool rope = false;             // rotary position embedding on queries and keys
+  std::int64_t rope_dim = -1;    // channels rotated per head (-1: the whole head)
+  double rope_base = 10000.0;
+  double layer_norm_eps = 1e-5;
+  std::int64_t mlp_ratio = 4;    // hidden width of the MLP = mlp_ratio * n_embd
+};
+
+// Causal multi-head self-attention with a fused qkv projection.
+template <class T>
+class CausalSelfAttention : public Module<T> {
+ public:
+  std::shared_ptr<Linear<T>> qkv, proj;
+
+  // Draws its initial weights from gen, and its dropout masks too (gen must then outlive it).
+  CausalSelfAttention(std::int64_t n_embd, std::int64_t n_head, Generator& gen,
+                      const TransformerBlockOptions& options = {})
+      : n_embd_(n_embd), n_head_(n_head), dropout_(options.dropout), gen_(&gen) {
+    LATENT_CHECK(n_embd > 0 && n_head > 0 && n_embd % n_head == 0, "CausalSelfAttention: n_embd ", n_embd,
+                 " must be a positive multiple of n_head ", n_head);
+    LATENT_CHECK(options.dropout >= 0 && options.dropout <= 1, "CausalSelfAttention: dropout must be in [0, 1], got ",
+                 options.dropout);
+    qkv = this->register_module("qkv", std::make_shared<Linear<T>>(n_embd, 3 * n_embd, gen, options.bias));
+    proj = this->register_module("proj", std::make_shared<Linear<T>>(n_embd, n_embd, gen, options.bias));
+    if (options.rope) {
+      const std::int64_t rope_dim = options.rope_dim < 0 ? n_embd / n_head : options.rope_dim;
+      LATENT_CHECK(rope_dim <= n_embd / n_head, "CausalSelfAttention: rope_dim ", rope_dim, " exceeds the head size ",
+                   n_embd / n_head);
+      rope_ = std::make_shared<RotaryEmbedding<T>>(rope_dim, options.rope_base);
+    }
+  }
+  std::string name() const override { return "CausalSelfAttention"; }
+  std::int64_t n_head() const { return n_head_; }
+  const std::shared_ptr<RotaryEmbedding<T>>& rotary() const { return rope_; }
+
+  // x [B, L, E] -> [B, L, E], each position attending to itself and those before it.
+  Tensor<T> forward(const Tensor<T>& x) override { return attend(x, nullptr); }
+  // New positions x [B, T, E] following the cache.length() positions in `cache`.
+  Tensor<T> forward_step(const Tensor<T>& x, KVCache<T>& cache) { return attend(x, &cache); }
+
+ private:
+  Tensor<T> attend(const Tensor<T>& x, KVCache<T>* cache) {
+    LATENT_CHECK(x.dim() == 3 && x.size(2) == n_embd_, "CausalSelfAttention: expects x [batch, length, ", n_embd_,
+                 "], got ", x.shape());
+    const std::int64_t start = cache ? cache->length() : 0, length = x.size(1);
+    const auto parts = split<T>(qkv->forward(x), n_embd_, -1);
+    Tensor<T> q = attention_detail::split_heads(parts[0], n_head_);
+    Tensor<T> k = attention_detail::split_heads(parts[1], n_head_);
+    Tensor<T> v = attention_detail::split_heads(parts[2], n_head_);
+    if (rope_) {
+      q = rope_->forward(q, start);
+      k = rope_->forward(k, start);
+    }
+    attention_detail::Masks<T> masks;
+    if (cache) {
+      cache->append(k, v);
+      k = cache->k, v = cache->v;
+      if (length > 1) masks.keep = attention_detail::cached_causal_keep_mask(length, start + length);
+    } else {
+      masks.causal = true;
+    }
+    const double p = this->is_training() ? dropout_ : 0.0;
+    const Tensor<T> y = attention_detail::attend(q, k, v, masks, p, gen_);
+    const Tensor<T> out = proj->forward(attention_detail::merge_heads(y));
+    return p > 0 ? functional::dropout(out, p, true, *gen_) : out;
+  }
+
+  std::int64_t n_embd_, n_head_;
+  double dropout_;
+  Generator* gen_;
+  std::shared_ptr<RotaryEmbedding<T>> rope_;
+};
+
+// The block's feed-forward part: fc (E -> ratio E), GELU (tanh approximation), proj back.
+template <class T>
+class TransformerMLP : public Module<T> {
+ public:
+  std::shared_ptr<Linear<T>> fc, proj;
+
+  TransformerMLP(std::int64_t n_embd, Generator& gen, const TransformerBlockOptions& options = {})
+      : dropout_(options.dropout), gen_(&gen) {
+    LATENT_CHECK(options.mlp_ratio > 0, "TransformerMLP: mlp_ratio must be positive, got ", options.mlp_ratio);
+    fc = this->register_module("fc", std::make_shared<Linear<T>>(n_embd, options.mlp_ratio * n_embd, gen, options.bias));
+    proj = this->register_module("proj", std::make_shared<Linear<T>>(options.mlp_ratio * n_embd, n_embd, gen, options.bias));
+  }
+  std::string name() const override { return "TransformerMLP"; }
+  Tensor<T> forward(const Tensor<T>& x) override {
+    const Tensor<T> out = proj->forward(functional::gelu(fc->forward(x), "tanh"));
+    return this->is_training() && dropout_ > 0 ? functional::dropout(out, dropout_, true, *gen_) : out;
+  }
+
+ private:
+  double dropout_;
+  Generator* gen_;
+};
+
+template <class T>
+class TransformerBlock : public Module<T> {
+ public:
+  std::shared_ptr<LayerNorm<T>> ln1, ln2;
+  std::shared_ptr<CausalSelfAttention<T>> attn;
+  std::shared_ptr<TransformerMLP<T>> mlp;
+
+  // PyTorch's default initialisation of each layer (gpt_init_ gives GPT-2's), drawn from
+  // gen; with dropout > 0 the masks come from gen too, which must then outlive the block.
+  TransformerBlock(std::int64_t n_embd, std::int64_t n_head, Generator& gen, const TransformerBlockOptions& options = {}) {
+    ln1 = this->register_module("ln1", std::make_shared<LayerNorm<T>>(Shape{n_embd}, options.layer_norm_eps, true,
+                                                                       options.bias));
+    attn = this->register_module("attn", std::make_shared<CausalSelfAttention<T>>(n_embd, n_head, gen, options));
+    ln2 = this->register_module("ln2", std::make_shared<LayerNorm<T>>(Shape{n_embd}, options.layer_norm_eps, true,
+                                                                       options.bias));
+    mlp = this->register_module("mlp", std::make_shared<TransformerMLP<T>>(n_embd, gen, options));
+  }
+  std::string name() const override { return "TransformerBlock"; }
+
+  Tensor<T> forward(const Tensor<T>& x) override {
+    const Tensor<T> h = x + attn->forward(ln1->forward(x));
+    return h + mlp->forward(ln2->forward(h));
+  }
+  // New positions x [B, T, E] after the cache.length() positions of this block's cache.
+  Tensor<T> forward_step(const Tensor<T>& x, KVCache<T>& cache) {
+    const Tensor<T> h = x + attn->forward_step(ln1->forward(x), cache);
+    return h + mlp->forward(ln2->forward(h));
+  }
+
+  // GPT-2's initialisation (the workload's GPT._init_weights): every Linear weight
+  // N(0, 0.02), biases zero, and the two projections that end a residual branch
+  // N(0, 0.02 / sqrt(2 n_layer)), so the residual stream's variance stays put with depth.
+  TransformerBlock& gpt_init_(Generator& gen, std::int64_t n_layer) {
+    LATENT_CHECK(n_layer > 0, "TransformerBlock: gpt_init_ needs n_layer > 0, got ", n_layer);
+    const double residual_std = 0.02 / std::sqrt(2.0 * double(n_layer));
+    for (Linear<T>* layer : {attn->qkv.get(), attn->proj.get(), mlp->fc.get(), mlp->proj.get()}) {
+      init::normal_(layer->weight, gen, 0.0, 0.02);
+      if (layer->bias.defined()) init::zeros_(layer->bias);
+    }
+    init::normal_(attn->proj->weight, gen, 0.0, residual_std);
+    init::normal_(mlp->proj->weight, gen, 0.0, residual_std);
+    return *this;
+  }
+};
+
+}  // namespace latent::nn
+// ---- latent/models.hpp ----
+// latent::models: one file per model family.
+
+// ---- latent/models/mlp.hpp ----
+// The multilayer perceptron: affine layers with a nonlinearity between them,
+//   h_0 = x,  h_k = relu(W_k h_{k-1} + b_k),  logits = W_L h_{L-1} + b_L,
+// trained as a classifier with the cross-entropy of softmax(logits) against the labels.
+// The layers live in a Sequential named "net", so the state dict reads as PyTorch's
+// nn.Sequential would: net.0.weight, net.0.bias, net.2.weight, ...
+
+namespace latent::models {
+
+template <class T>
+class MLP : public nn::Module<T> {
+ public:
+  std::shared_ptr<nn::Sequential<T>> net;
+
+  // sizes: input, hidden..., output (e.g. {784, 256, 256, 10}).
+  MLP(const std::vector<std::int64_t>& sizes, Generator& gen) {
+    LATENT_CHECK(sizes.size() >= 2, "MLP: needs at least an input and an output size");
+    net = this->register_module("net", std::make_shared<nn::Sequential<T>>());
+    for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+      net->push_back(std::make_shared<nn::Linear<T>>(sizes[i], sizes[i + 1], gen));
+      if (i + 2 < sizes.size()) net->push_back(std::make_shared<nn::ReLU<T>>());
+    }
+  }
+  std::string name() const override { return "MLP"; }
+  // Inputs [N, ...] are flattened to [N, input size].
+  Tensor<T> forward(const Tensor<T>& x) override { return net->forward(x.dim() > 2 ? x.flatten(1) : x); }
+};
+
+// Fraction of rows whose largest logit is the label.
+template <class T>
+double accuracy(const Tensor<T>& logits, const Tensor<std::int64_t>& labels) {
+  LATENT_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.shape()[0] == logits.shape()[0],
+               "accuracy: expects logits [N, C] and labels [N], got ", logits.shape(), " and ", labels.shape());
+  const std::vector<std::int64_t> predicted = logits.argmax(1).to_vector(), truth = labels.to_vector();
+  std::int64_t right = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) right += predicted[i] == truth[i];
+  return truth.empty() ? 0.0 : double(right) / double(truth.size());
+}
+
+}  // namespace latent::models
+// ---- latent/models/perceptron.hpp ----
+// Rosenblatt's perceptron (1958): a linear classifier with its own learning rule, no
+// gradients involved.
+//
+//   predict(x) = sign(w . x + b)                    labels y in {-1, +1}
+//   on a mistake (y (w . x + b) <= 0):  w <- w + lr y x,  b <- b + lr y
+//
+// On linearly separable data it stops making mistakes after finitely many updates (the
+// perceptron convergence theorem); on XOR it never does, which is why hidden layers (the
+// MLP) are needed.
+
+namespace latent::models {
+
+template <class T>
+class Perceptron {
+ public:
+  explicit Perceptron(std::int64_t features, T learning_rate = T(1))
+      : w_(static_cast<std::size_t>(features), T(0)), lr_(learning_rate) {
+    LATENT_CHECK(features > 0, "Perceptron: needs at least one feature, got ", features);
+  }
+
+  T score(const T* x) const {
+    T s = b_;
+    for (std::size_t i = 0; i < w_.size(); ++i) s += w_[i] * x[i];
+    return s;
+  }
+  int predict(const T* x) const { return score(x) > T(0) ? 1 : -1; }
+
+  // Predictions (+1 / -1) for points [n, features].
+  Tensor<std::int64_t> predict(const Tensor<T>& points) const {
+    const Tensor<T> p = check(points, "predict").contiguous();
+    Tensor<std::int64_t> out(Shape{p.shape()[0]});
+    for (std::int64_t i = 0; i < p.shape()[0]; ++i) out.data()[i] = predict(p.data() + i * features());
+    return out;
+  }
+
+  struct TrainResult {
+    std::int64_t updates = 0;  // weight changes made
+    std::int64_t epochs = 0;   // passes over the data
+    bool converged = false;    // a full pass without a mistake
+  };
+
+  // Passes over the data in order until one makes no mistake, or max_epochs.
+  TrainResult fit(const Tensor<T>& points, const Tensor<std::int64_t>& labels, std::int64_t max_epochs = 100) {
+    const Tensor<T> p = check(points, "fit").contiguous();
+    LATENT_CHECK(labels.dim() == 1 && labels.shape()[0] == p.shape()[0], "Perceptron::fit: ", p.shape()[0],
+                 " points but labels of shape ", labels.shape());
+    const Tensor<std::int64_t> y = labels.contiguous();
+    TrainResult r;
+    while (r.epochs < max_epochs && !r.converged) {
+      ++r.epochs;
+      r.converged = true;
+      for (std::int64_t i = 0; i < p.shape()[0]; ++i) {
+        const std::int64_t label = y.data()[i];
+        LATENT_CHECK(label == 1 || label == -1, "Perceptron::fit: labels must be +1 or -1, got ", label);
+        const T* x = p.data() + i * features();
+        if (T(label) * score(x) > T(0)) continue;
+        for (std::size_t k = 0; k < w_.size(); ++k) w_[k] += lr_ * T(label) * x[k];
+        b_ += lr_ * T(label);
+        ++r.updates;
+        r.converged = false;
+      }
+    }
+    return r;
+  }
+
+  std::int64_t features() const { return static_cast<std::int64_t>(w_.size()); }
+  const std::vector<T>& weights() const { return w_; }
+  T bias() const { return b_; }
+
+ private:
+  Tensor<T> check(const Tensor<T>& points, const char* what) const {
+    LATENT_CHECK(points.dim() == 2 && points.shape()[1] == features(), "Perceptron::", what, ": expects points [n, ",
+                 features(), "], got ", points.shape());
+    return points;
+  }
+  std::vector<T> w_;
+  T b_ = 0;
+  T lr_;
+};
+
+}  // namespace latent::models
+// ---- latent/models/vae.hpp ----
+// The variational autoencoder (Kingma & Welling, 2014) for binarisable images.
+//
+// Encoder q(z | x) = N(mu(x), diag exp(logvar(x))): h = relu(fc1 x), mu = fc21 h,
+// logvar = fc22 h. Decoder p(x | z) = Bernoulli(sigmoid(fc4 relu(fc3 z))), with prior
+// p(z) = N(0, I). Training maximises the evidence lower bound
+//   ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z)) <= log p(x),
+// estimated with one reparameterised sample z = mu + exp(logvar / 2) eps, eps ~ N(0, I)
+// (so gradients flow into mu and logvar). The loss is the negative ELBO averaged over the
+// batch (nn::functional::elbo); beta > 1 weighs the KL term up (the beta-VAE).
+//
+// The importance-weighted bound (Burda et al., 2016) is tighter and tends to log p(x)
+// as k grows:
+//   log p(x) ~ log (1/k) sum_k p(x | z_k) p(z_k) / q(z_k | x),   z_k ~ q(z | x).
+//
+// With `classes` > 0 the VAE is conditional: a one-hot label joins the encoder's input
+// and the decoder's, so samples can be drawn per class. Layer names follow PyTorch's VAE
+// example (fc1, fc21, fc22, fc3, fc4).
+
+// ---- latent/sample/latent.hpp ----
+// Latent-space tools for VAEs and GANs.
+//   reparameterize: z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) — a sample of
+//                   N(mu, exp(logvar)) through which gradients reach mu and logvar
+//   lerp:  (1 - t) a + t b
+//   slerp: sin((1 - t) w) / sin(w) a + sin(t w) / sin(w) b, w the angle between a and b
+//          (falls back to lerp when a and b are nearly parallel); follows the sphere on
+//          which Gaussian latents concentrate instead of cutting through its interior
+//   attribute_vector: mean code of one group minus the mean code of another; adding it
+//          to a code moves that code towards the first group
+
+namespace latent::sample {
+
+template <class T>
+Tensor<T> reparameterize(const Tensor<T>& mu, const Tensor<T>& logvar, Generator& gen) {
+  LATENT_CHECK(mu.shape() == logvar.shape(), "reparameterize: mu ", mu.shape(), " and logvar ", logvar.shape(),
+               " differ in shape");
+  return mu + exp(logvar * T(0.5)) * randn<T>(mu.shape(), gen);
+}
+
+template <class T>
+Tensor<T> lerp(const Tensor<T>& a, const Tensor<T>& b, double t) {
+  return a * T(1 - t) + b * T(t);
+}
+
+// Spherical interpolation of two codes (flattened to vectors for the angle).
+template <class T>
+Tensor<T> slerp(const Tensor<T>& a, const Tensor<T>& b, double t) {
+  LATENT_CHECK(a.shape() == b.shape(), "slerp: shapes ", a.shape(), " and ", b.shape(), " differ");
+  const double na = std::sqrt(double((a * a).sum().item())), nb = std::sqrt(double((b * b).sum().item()));
+  LATENT_CHECK(na > 0 && nb > 0, "slerp: cannot interpolate a zero vector");
+  const double cosine = std::max(-1.0, std::min(1.0, double((a * b).sum().item()) / (na * nb)));
+  const double omega = std::acos(cosine);
+  if (std::sin(omega) < 1e-6) return lerp(a, b, t);
+  const double s = std::sin(omega);
+  return a * T(std::sin((1 - t) * omega) / s) + b * T(std::sin(t * omega) / s);
+}
+
+// `steps` codes from a to b (both ends included), stacked along a new first dim.
+template <class T>
+Tensor<T> interpolate(const Tensor<T>& a, const Tensor<T>& b, std::int64_t steps, bool spherical = false) {
+  LATENT_CHECK(steps >= 2, "interpolate: needs at least 2 steps, got ", steps);
+  std::vector<Tensor<T>> codes;
+  for (std::int64_t i = 0; i < steps; ++i) {
+    const double t = double(i) / double(steps - 1);
+    codes.push_back(spherical ? slerp(a, b, t) : lerp(a, b, t));
+  }
+  return stack(codes, 0);
+}
+
+// Mean of `codes` rows whose label is `from` minus the mean of those labelled `to`.
+template <class T>
+Tensor<T> attribute_vector(const Tensor<T>& codes, const Tensor<std::int64_t>& labels, std::int64_t from,
+                           std::int64_t to) {
+  LATENT_CHECK(codes.dim() == 2 && labels.dim() == 1 && labels.shape()[0] == codes.shape()[0],
+               "attribute_vector: expects codes [n, d] and labels [n], got ", codes.shape(), " and ", labels.shape());
+  Tensor<T> sum_from = zeros<T>({codes.shape()[1]}), sum_to = zeros<T>({codes.shape()[1]});
+  std::int64_t n_from = 0, n_to = 0;
+  for (std::int64_t i = 0; i < labels.shape()[0]; ++i) {
+    const std::int64_t l = labels(i);
+    if (l == from) {
+      sum_from = sum_from + codes.select(0, i);
+      ++n_from;
+    } else if (l == to) {
+      sum_to = sum_to + codes.select(0, i);
+      ++n_to;
+    }
+  }
+  LATENT_CHECK(n_from > 0 && n_to > 0, "attribute_vector: no codes with label ", n_from == 0 ? from : to);
+  return sum_from / T(n_from) - sum_to / T(n_to);
+}
+
+}  // namespace latent::sample
+
+namespace latent::models {
+
+struct VAEConfig {
+  std::int64_t input = 784, hidden = 400, latent = 20;
+  std::int64_t classes = 0;  // > 0: conditional on a class label
+};
+
+template <class T>
+struct VAEOutput {
+  Tensor<T> logits, mu, logvar;  // decoder logits [N, input], q's parameters [N, latent]
+};
+
+template <class T>
+class VAE : public nn::Module<T> {
+ public:
+  std::shared_ptr<nn::Linear<T>> fc1, fc21, fc22, fc3, fc4;
+
+  VAE(const VAEConfig& config, Generator& gen) : config_(config) {
+    const std::int64_t c = config.classes;
+    fc1 = this->register_module("fc1", std::make_shared<nn::Linear<T>>(config.input + c, config.hidden, gen));
+    fc21 = this->register_module("fc21", std::make_shared<nn::Linear<T>>(config.hidden, config.latent, gen));
+    fc22 = this->register_module("fc22", std::make_shared<nn::Linear<T>>(config.hidden, config.latent, gen));
+    fc3 = this->register_module("fc3", std::make_shared<nn::Linear<T>>(config.latent + c, config.hidden, gen));
+    fc4 = this->register_module("fc4", std::make_shared<nn::Linear<T>>(config.hidden, config.input, gen));
+  }
+  std::string name() const override { return "VAE"; }
+  const VAEConfig& config() const { return config_; }
+
+  // q(z | x): mu and logvar for inputs [N, ...] (flattened), labels [N] when conditional.
+  std::pair<Tensor<T>, Tensor<T>> encode(const Tensor<T>& x, const Tensor<std::int64_t>& labels = {}) const {
+    const Tensor<T> h = relu(fc1->forward(with_label(x.flatten(1), labels)));
+    return {fc21->forward(h), fc22->forward(h)};
+  }
+  // Decoder logits for codes [N, latent].
+  Tensor<T> decode(const Tensor<T>& z, const Tensor<std::int64_t>& labels = {}) const {
+    return fc4->forward(relu(fc3->forward(with_label(z, labels))));
+  }
+  VAEOutput<T> forward(const Tensor<T>& x, Generator& gen, const Tensor<std::int64_t>& labels = {}) const {
+    auto [mu, logvar] = encode(x, labels);
+    const Tensor<T> z = sample::reparameterize(mu, logvar, gen);
+    return {decode(z, labels), mu, logvar};
+  }
+  using nn::Module<T>::forward;
+
+  // The negative ELBO terms of a batch (per image, averaged), beta-weighted.
+  nn::functional::ElboTerms<T> loss(const Tensor<T>& x, Generator& gen, double beta = 1.0,
+                                    const Tensor<std::int64_t>& labels = {}) const {
+    const VAEOutput<T> out = forward(x, gen, labels);
+    return nn::functional::elbo(out.logits, x.flatten(1), out.mu, out.logvar, T(beta));
+  }
+
+  // Images decoded from prior samples z ~ N(0, I): sigmoid of the logits, [n, input].
+  Tensor<T> sample(std::int64_t n, Generator& gen, const Tensor<std::int64_t>& labels = {}) const {
+    return sigmoid(decode(randn<T>({n, config_.latent}, gen), labels));
+  }
+
+  // The importance-weighted estimate of log p(x) per image [N] (no gradient), k samples.
+  Tensor<T> log_likelihood(const Tensor<T>& x, std::int64_t k, Generator& gen,
+                           const Tensor<std::int64_t>& labels = {}) const {
+    LATENT_CHECK(k >= 1, "VAE::log_likelihood: needs k >= 1 samples, got ", k);
+    NoGradGuard no_grad;
+    const Tensor<T> flat = x.flatten(1);
+    const std::int64_t n = flat.shape()[0], d = config_.latent;
+    auto [mu, logvar] = encode(flat, labels);
+    // k samples per image, laid out [k, n, ...].
+    const Tensor<T> eps = randn<T>({k, n, d}, gen);
+    const Tensor<T> z = mu.unsqueeze(0) + exp(logvar * T(0.5)).unsqueeze(0) * eps;
+    Tensor<std::int64_t> repeated_labels;
+    if (labels.defined()) repeated_labels = labels.unsqueeze(0).expand({k, n}).reshape({k * n});
+    const Tensor<T> logits = decode(z.reshape({k * n, d}), repeated_labels).reshape({k, n, config_.input});
+    const Tensor<T> targets = flat.unsqueeze(0).expand({k, n, config_.input});
+    const T log2pi = T(std::log(2 * 3.14159265358979323846));
+    const Tensor<T> log_px = -nn::functional::binary_cross_entropy_with_logits(
+                                 logits, targets, Tensor<T>(), nn::functional::Reduction::None)
+                                 .sum(2);
+    const Tensor<T> log_pz = ((z * z + log2pi) * T(-0.5)).sum(2);
+    const Tensor<T> log_qz = ((eps * eps + logvar.unsqueeze(0) + log2pi) * T(-0.5)).sum(2);
+    return (log_px + log_pz - log_qz).logsumexp(0) - T(std::log(double(k)));
+  }
+
+ private:
+  Tensor<T> with_label(const Tensor<T>& x, const Tensor<std::int64_t>& labels) const {
+    if (config_.classes == 0) return x;
+    LATENT_CHECK(labels.defined() && labels.dim() == 1 && labels.shape()[0] == x.shape()[0],
+                 "VAE: a conditional VAE needs one label per input, got labels of shape ", labels.shape());
+    const Tensor<T> onehot = nn::functional::one_hot(labels, config_.classes).template to<T>();
+    return cat<T>({x, onehot}, 1);
+  }
+  VAEConfig config_;
+};
+
+}  // namespace latent::models
+// ---- latent/optim.hpp ----
+// latent::optim: optimisers (SGD, Adam, AdamW, RMSprop), learning-rate schedules and
+// gradient clipping, as torch.optim.
+
+// ---- latent/optim/adam.hpp ----
+// Adam and AdamW, as torch.optim.Adam / AdamW (with AMSGrad as an option):
+//   g <- g + wd p                     (Adam's L2 penalty)   |  p <- p (1 - lr wd)   (AdamW)
+//   m <- b1 m + (1 - b1) g
+//   v <- b2 v + (1 - b2) g^2          (AMSGrad: vmax <- max(vmax, v), used in place of v)
+//   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+// ---- latent/kernels/adam.hpp ----
+// The Adam / AdamW update over n elements (optim/adam.hpp states the rule):
+//   d = sign g (+ wd w for Adam's L2 penalty);  w *= 1 - lr wd (AdamW)
+//   m = b1 m + (1 - b1) d;  v = b2 v + (1 - b2) d^2;  (AMSGrad: vmax = max(vmax, v))
+//   w -= step_size m / (sqrt(v) / bias2_sqrt + eps)
+// The scalar loop is the reference; the AVX2 and AVX-512 twins do 8 or 16 floats at a
+// time with the same operations (the compiler cannot vectorise the scalar loop itself,
+// since std::sqrt may set errno).
+
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+#include <immintrin.h>
+#endif
+
+namespace latent::kernels {
+
+template <class T>
+struct AdamStep {
+  T lr, beta1, beta2, eps, weight_decay, sign, step_size, bias2_sqrt;
+  bool decoupled;  // AdamW's decoupled weight decay
+};
+
+// Elements [begin, end) with plain scalar code.
+template <class T>
+void adam_scalar(T* w, const T* g, T* m, T* v, T* vmax, std::int64_t begin, std::int64_t end, const AdamStep<T>& s) {
+  for (std::int64_t i = begin; i < end; ++i) {
+    T d = s.sign * g[i];
+    if (s.decoupled) w[i] *= T(1) - s.lr * s.weight_decay;
+    else d += s.weight_decay * w[i];
+    m[i] = m[i] * s.beta1 + (T(1) - s.beta1) * d;
+    v[i] = v[i] * s.beta2 + (T(1) - s.beta2) * d * d;
+    T second = v[i];
+    if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
+    w[i] -= s.step_size * (m[i] / (std::sqrt(second) / s.bias2_sqrt + s.eps));
+  }
+}
+
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+// The same, 8 floats at a time (AVX2); returns where the scalar tail starts.
+inline std::int64_t adam_avx2(float* w, const float* g, float* m, float* v, float* vmax, std::int64_t begin,
+                              std::int64_t end, const AdamStep<float>& s) {
+  const __m256 sign = _mm256_set1_ps(s.sign), b1 = _mm256_set1_ps(s.beta1), b2 = _mm256_set1_ps(s.beta2);
+  const __m256 c1 = _mm256_set1_ps(1 - s.beta1), c2 = _mm256_set1_ps(1 - s.beta2), eps = _mm256_set1_ps(s.eps);
+  const __m256 wd = _mm256_set1_ps(s.weight_decay), decay = _mm256_set1_ps(1 - s.lr * s.weight_decay);
+  const __m256 step = _mm256_set1_ps(s.step_size), bias2 = _mm256_set1_ps(s.bias2_sqrt);
+  std::int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    __m256 wi = _mm256_loadu_ps(w + i);
+    __m256 d = _mm256_mul_ps(sign, _mm256_loadu_ps(g + i));
+    if (s.decoupled) wi = _mm256_mul_ps(wi, decay);
+    else d = _mm256_add_ps(d, _mm256_mul_ps(wd, wi));
+    const __m256 mi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m + i), b1), _mm256_mul_ps(c1, d));
+    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i), b2), _mm256_mul_ps(_mm256_mul_ps(c2, d), d));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    __m256 second = vi;
+    if (vmax) {
+      second = _mm256_max_ps(_mm256_loadu_ps(vmax + i), vi);
+      _mm256_storeu_ps(vmax + i, second);
+    }
+    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(second), bias2), eps);
+    _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, _mm256_mul_ps(step, _mm256_div_ps(mi, denom))));
+  }
+  return i;
+}
+#endif
+
+// Dispatches to the fastest path for the element type and instruction set.
+template <class T>
+void adam(T* w, const T* g, T* m, T* v, T* vmax, std::int64_t begin, std::int64_t end, const AdamStep<T>& s) {
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+  if constexpr (std::is_same<T, float>::value) begin = adam_avx2(w, g, m, v, vmax, begin, end, s);
+#endif
+  adam_scalar(w, g, m, v, vmax, begin, end, s);
+}
+
+}  // namespace latent::kernels
+// ---- latent/optim/optimizer.hpp ----
+// The optimiser base: parameter groups, per-parameter state, zero_grad, state_dict.
+//
+// An optimiser holds groups of parameters, each group with its own options (learning
+// rate, weight decay, ...), and for every parameter a small named state (Adam's moments,
+// SGD's momentum buffer) plus a step count. step() visits every parameter that has a
+// gradient and applies the update rule under no-grad, writing into the parameter's own
+// storage, so the model sees the new values.
+
+namespace latent::optim {
+
+// Declares an option with a default, a chainable setter and a getter:
+// AdamOptions().lr(1e-3).weight_decay(0.1); opts.lr() reads it back.
+#define LATENT_OPTION(type, name, default_value)        \
+ public:                                                \
+  auto& name(type value) {                              \
+    name##_ = value;                                    \
+    return *this;                                       \
+  }                                                     \
+  type name() const { return name##_; }                 \
+                                                        \
+ private:                                               \
+  type name##_ = default_value;                         \
+                                                        \
+ public:
+
+// What an optimiser needs to save and restore: tensors ("state.3.exp_avg") and numbers
+// ("state.3.step", "group.0.lr").
+template <class T>
+struct OptimizerState {
+  std::map<std::string, Tensor<T>> tensors;
+  std::map<std::string, double> scalars;
+};
+
+// The interface schedulers and training loops use, whatever the update rule.
+template <class T>
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  virtual std::size_t num_groups() const = 0;
+  virtual double lr(std::size_t group = 0) const = 0;
+  virtual void set_lr(double lr, std::size_t group) = 0;
+  void set_lr(double lr) {
+    for (std::size_t g = 0; g < num_groups(); ++g) set_lr(lr, g);
+  }
+  virtual std::vector<Tensor<T>> parameters() const = 0;
+  // Drops every parameter's gradient (PyTorch 2's default, set_to_none=True).
+  void zero_grad() {
+    for (Tensor<T>& p : parameters()) p.zero_grad();
+  }
+  virtual OptimizerState<T> state_dict() const = 0;
+  virtual void load_state_dict(const OptimizerState<T>& state) = 0;
+};
+
+template <class T, class Options>
+struct ParamGroup {
+  std::vector<Tensor<T>> params;
+  Options options;
+};
+
+// Groups, options and per-parameter state, shared by every update rule. A subclass
+// implements update(param, grad, options, state, step).
+template <class T, class Options>
+class OptimizerBase : public Optimizer<T> {
+ public:
+  using Group = ParamGroup<T, Options>;
+  using State = std::map<std::string, Tensor<T>>;
+
+  OptimizerBase(std::vector<Tensor<T>> params, const Options& options)
+      : OptimizerBase(std::vector<Group>{Group{std::move(params), options}}) {}
+  explicit OptimizerBase(std::vector<Group> groups) : groups_(std::move(groups)) {
+    for (const Group& g : groups_)
+      for (const Tensor<T>& p : g.params) {
+        LATENT_CHECK(p.defined(), "optimizer: an undefined parameter was given");
+        LATENT_CHECK(p.requires_grad(), "optimizer: parameter of shape ", p.shape(),
+                     " does not require grad");
+        states_.emplace_back();
+        steps_.push_back(0);
+      }
+  }
+
+  void step() override {
+    NoGradGuard no_grad;
+    std::size_t index = 0;
+    for (Group& g : groups_) {
+      for (Tensor<T>& p : g.params) {
+        const Tensor<T> grad = p.grad();
+        if (grad.defined()) {
+          LATENT_CHECK(grad.shape() == p.shape(), "optimizer: gradient of shape ", grad.shape(),
+                       " for a parameter of shape ", p.shape());
+          LATENT_CHECK(p.is_contiguous(), "optimizer: parameters must be contiguous");
+          update(p, grad.contiguous(), g.options, states_[index], ++steps_[index]);
+        }
+        ++index;
+      }
+    }
+  }
+
+  std::size_t num_groups() const override { return groups_.size(); }
+  double lr(std::size_t group = 0) const override { return groups_.at(group).options.lr(); }
+  void set_lr(double lr, std::size_t group) override { groups_.at(group).options.lr(lr); }
+  using Optimizer<T>::set_lr;
+  std::vector<Group>& param_groups() { return groups_; }
+  std::vector<Tensor<T>> parameters() const override {
+    std::vector<Tensor<T>> all;
+    for (const Group& g : groups_) all.insert(all.end(), g.params.begin(), g.params.end());
+    return all;
+  }
+
+  OptimizerState<T> state_dict() const override {
+    OptimizerState<T> s;
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      const std::string prefix = "state." + std::to_string(i) + ".";
+      s.scalars[prefix + "step"] = static_cast<double>(steps_[i]);
+      for (const auto& e : states_[i]) s.tensors[prefix + e.first] = e.second.clone();
+    }
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+      s.scalars["group." + std::to_string(g) + ".lr"] = groups_[g].options.lr();
+    return s;
+  }
+
+  void load_state_dict(const OptimizerState<T>& s) override {
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      const std::string prefix = "state." + std::to_string(i) + ".";
+      auto step = s.scalars.find(prefix + "step");
+      LATENT_CHECK(step != s.scalars.end(), "optimizer: load_state_dict: no entry for parameter ", i,
+                   " (was it saved from an optimiser over the same parameters?)");
+      steps_[i] = static_cast<std::int64_t>(step->second);
+      states_[i].clear();
+      for (const auto& e : s.tensors)
+        if (e.first.compare(0, prefix.size(), prefix) == 0)
+          states_[i][e.first.substr(prefix.size())] = e.second.clone();
+    }
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      auto lr = s.scalars.find("group." + std::to_string(g) + ".lr");
+      if (lr != s.scalars.end()) groups_[g].options.lr(lr->second);
+    }
+  }
+
+ protected:
+  // Applies one step to p; `step` counts this parameter's updates from 1.
+  virtual void update(Tensor<T>& p, const Tensor<T>& grad, const Options& options, State& state,
+                      std::int64_t step) = 0;
+
+  // The named state buffer, created as zeros on first use.
+  static Tensor<T>& buffer(State& state, const std::string& name, const Tensor<T>& like) {
+    auto it = state.find(name);
+    if (it == state.end()) it = state.emplace(name, zeros<T>(like.shape())).first;
+    return it->second;
+  }
+
+  // Runs fn(begin, end) over the elements of one parameter in fixed chunks.
+  template <class Fn>
+  static void for_elements(std::int64_t n, Fn fn) {
+    parallel_for(0, n, 65536, fn);
+  }
+
+ private:
+  std::vector<Group> groups_;
+  std::vector<State> states_;
+  std::vector<std::int64_t> steps_;
+};
+
+}  // namespace latent::optim
+
+namespace latent::optim {
+
+struct AdamOptions {
+  LATENT_OPTION(double, lr, 1e-3)
+  LATENT_OPTION(double, beta1, 0.9)
+  LATENT_OPTION(double, beta2, 0.999)
+  LATENT_OPTION(double, eps, 1e-8)
+  LATENT_OPTION(double, weight_decay, 0)
+  LATENT_OPTION(bool, amsgrad, false)
+  LATENT_OPTION(bool, maximize, false)
+ public:
+  AdamOptions& betas(double b1, double b2) {
+    beta1_ = b1;
+    beta2_ = b2;
+    return *this;
+  }
+};
+
+// AdamW's options: the same, with PyTorch's AdamW default weight decay of 0.01.
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weight_decay(0.01); }
+};
+
+namespace detail {
+template <class T>
+void adam_update(Tensor<T>& p, const Tensor<T>& grad, const AdamOptions& o,
+                 std::map<std::string, Tensor<T>>& state, std::int64_t step, bool decoupled,
+                 Tensor<T>& (*buffer)(std::map<std::string, Tensor<T>>&, const std::string&, const Tensor<T>&)) {
+  T* w = p.data();
+  const T* g = grad.data();
+  T* m = buffer(state, "exp_avg", p).data();
+  T* v = buffer(state, "exp_avg_sq", p).data();
+  T* vmax = o.amsgrad() ? buffer(state, "max_exp_avg_sq", p).data() : nullptr;
+  // Bias corrections in double, as PyTorch computes them in Python floats.
+  kernels::AdamStep<T> st;
+  st.lr = T(o.lr());
+  st.beta1 = T(o.beta1());
+  st.beta2 = T(o.beta2());
+  st.eps = T(o.eps());
+  st.weight_decay = T(o.weight_decay());
+  st.sign = o.maximize() ? T(-1) : T(1);
+  st.step_size = T(o.lr() / (1.0 - std::pow(o.beta1(), double(step))));
+  st.bias2_sqrt = T(std::sqrt(1.0 - std::pow(o.beta2(), double(step))));
+  st.decoupled = decoupled;
+  parallel_for(0, p.numel(), 65536, [&](std::int64_t begin, std::int64_t end) {
+    kernels::adam(w, g, m, v, vmax, begin, end, st);
+  });
+}
+
+inline void check_adam(const AdamOptions& o, const char* name) {
+  LATENT_CHECK(o.lr() >= 0, name, ": invalid learning rate ", o.lr());
+  LATENT_CHECK(o.eps() >= 0, name, ": invalid eps ", o.eps());
+  LATENT_CHECK(o.beta1() >= 0 && o.beta1() < 1, name, ": invalid beta1 ", o.beta1());
+  LATENT_CHECK(o.beta2() >= 0 && o.beta2() < 1, name, ": invalid beta2 ", o.beta2());
+  LATENT_CHECK(o.weight_decay() >= 0, name, ": invalid weight_decay ", o.weight_decay());
+}
+}  // namespace detail
+
+template <class T>
+class Adam : public OptimizerBase<T, AdamOptions> {
+ public:
+  using Base = OptimizerBase<T, AdamOptions>;
+  Adam(std::vector<Tensor<T>> params, const AdamOptions& options = {}) : Base(std::move(params), options) {
+    detail::check_adam(options, "Adam");
+  }
+  explicit Adam(std::vector<typename Base::Group> groups) : Base(std::move(groups)) {}
+
+ protected:
+  void update(Tensor<T>& p, const Tensor<T>& grad, const AdamOptions& o, typename Base::State& state,
+              std::int64_t step) override {
+    detail::adam_update(p, grad, o, state, step, false, &Base::buffer);
+  }
+};
+
+template <class T>
+class AdamW : public OptimizerBase<T, AdamOptions> {
+ public:
+  using Base = OptimizerBase<T, AdamOptions>;
+  AdamW(std::vector<Tensor<T>> params, const AdamOptions& options = AdamWOptions())
+      : Base(std::move(params), options) {
+    detail::check_adam(options, "AdamW");
+  }
+  explicit AdamW(std::vector<typename Base::Group> groups) : Base(std::move(groups)) {}
+
+ protected:
+  void update(Tensor<T>& p, const Tensor<T>& grad, const AdamOptions& o, typename Base::State& state,
+              std::int64_t step) override {
+    detail::adam_update(p, grad, o, state, step, true, &Base::buffer);
+  }
+};
+
+}  // namespace latent::optim
+// ---- latent/optim/clip_grad.hpp ----
+// Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
+//   clip_grad_norm_: total = (sum_p ||g_p||_q^q)^(1/q) (max |g| for q = inf); when
+//                    total > max_norm, every gradient is scaled by max_norm / (total + 1e-6).
+//   clip_grad_value_: every gradient element clamped to [-clip, clip].
+
+namespace latent::optim {
+
+// Returns the total norm of the gradients before clipping.
+template <class T>
+double clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double norm_type = 2.0) {
+  NoGradGuard no_grad;
+  std::vector<Tensor<T>> grads;
+  for (const Tensor<T>& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad().contiguous());
+  if (grads.empty()) return 0.0;
+  const bool inf_norm = std::isinf(norm_type);
+  double total = 0;
+  for (const Tensor<T>& g : grads) {
+    const T* d = g.data();
+    if (inf_norm) {
+      for (std::int64_t i = 0; i < g.numel(); ++i) total = std::max(total, double(std::fabs(d[i])));
+    } else {
+      total += double(kernels::sum_map(d, g.numel(), [norm_type](T v) { return T(std::pow(std::fabs(double(v)), norm_type)); }));
+    }
+  }
+  if (!inf_norm) total = std::pow(total, 1.0 / norm_type);
+  const double coef = max_norm / (total + 1e-6);
+  if (coef < 1) {
+    for (std::size_t i = 0, k = 0; i < params.size(); ++i) {
+      if (!params[i].grad().defined()) continue;
+      Tensor<T> scaled = grads[k++].clone();
+      scaled.mul_(T(coef));
+      params[i].set_grad(scaled);
+    }
+  }
+  return total;
+}
+
+template <class T>
+void clip_grad_value_(const std::vector<Tensor<T>>& params, double clip_value) {
+  LATENT_CHECK(clip_value >= 0, "clip_grad_value_: clip value must be non-negative, got ", clip_value);
+  NoGradGuard no_grad;
+  for (const Tensor<T>& p : params) {
+    if (!p.grad().defined()) continue;
+    Tensor<T> g = p.grad().clone();
+    g.clamp_(T(-clip_value), T(clip_value));
+    p.set_grad(g);
+  }
+}
+
+}  // namespace latent::optim
+// ---- latent/optim/lr_scheduler.hpp ----
+// Learning-rate schedules, as torch.optim.lr_scheduler. Each scheduler remembers the
+// optimiser's initial rates (base_lr) and sets lr(epoch) on every step(); epoch counts
+// scheduler steps from 0.
+//   StepLR:             base_lr * gamma^floor(epoch / step_size)
+//   CosineAnnealingLR:  eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2
+//   WarmupCosineLR:     base_lr * (epoch + 1) / warmup for the first `warmup` steps, then
+//                       cosine from base_lr down to min_lr over the remaining steps
+//   ReduceLROnPlateau:  lr * factor when the metric has not improved for `patience` steps
+
+namespace latent::optim {
+
+template <class T>
+class LRScheduler {
+ public:
+  explicit LRScheduler(Optimizer<T>& optimizer) : optimizer_(optimizer) {
+    for (std::size_t g = 0; g < optimizer.num_groups(); ++g) base_lrs_.push_back(optimizer.lr(g));
+  }
+  virtual ~LRScheduler() = default;
+  // Advances one epoch (or step) and sets the new rates.
+  void step() {
+    ++epoch_;
+    apply();
+  }
+  std::int64_t last_epoch() const { return epoch_; }
+  double get_last_lr(std::size_t group = 0) const { return optimizer_.lr(group); }
+  // For checkpoints: the epoch is the whole state of the closed-form schedules.
+  void set_last_epoch(std::int64_t epoch) {
+    epoch_ = epoch;
+    apply();
+  }
+
+ protected:
+  virtual double lr_at(double base_lr, std::int64_t epoch) const = 0;
+  void apply() {
+    for (std::size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(lr_at(base_lrs_[g], epoch_), g);
+  }
+  Optimizer<T>& optimizer_;
+  std::vector<double> base_lrs_;
+  std::int64_t epoch_ = 0;
+};
+
+template <class T>
+class StepLR : public LRScheduler<T> {
+ public:
+  StepLR(Optimizer<T>& optimizer, std::int64_t step_size, double gamma = 0.1)
+      : LRScheduler<T>(optimizer), step_size_(step_size), gamma_(gamma) {
+    LATENT_CHECK(step_size > 0, "StepLR: step_size must be positive, got ", step_size);
+  }
+
+ protected:
+  double lr_at(double base, std::int64_t epoch) const override {
+    return base * std::pow(gamma_, double(epoch / step_size_));
+  }
+
+ private:
+  std::int64_t step_size_;
+  double gamma_;
+};
+
+template <class T>
+class CosineAnnealingLR : public LRScheduler<T> {
+ public:
+  CosineAnnealingLR(Optimizer<T>& optimizer, std::int64_t t_max, double eta_min = 0)
+      : LRScheduler<T>(optimizer), t_max_(t_max), eta_min_(eta_min) {
+    LATENT_CHECK(t_max > 0, "CosineAnnealingLR: T_max must be positive, got ", t_max);
+  }
+
+ protected:
+  double lr_at(double base, std::int64_t epoch) const override {
+    const double pi = 3.14159265358979323846;
+    return eta_min_ + (base - eta_min_) * (1 + std::cos(pi * double(epoch) / double(t_max_))) / 2;
+  }
+
+ private:
+  std::int64_t t_max_;
+  double eta_min_;
+};
+
+// Linear warm-up from base_lr / warmup to base_lr, then cosine decay to min_lr at total_steps.
+template <class T>
+class WarmupCosineLR : public LRScheduler<T> {
+ public:
+  WarmupCosineLR(Optimizer<T>& optimizer, std::int64_t warmup_steps, std::int64_t total_steps, double min_lr = 0)
+      : LRScheduler<T>(optimizer), warmup_(warmup_steps), total_(total_steps), min_lr_(min_lr) {
+    LATENT_CHECK(warmup_steps >= 0 && total_steps > warmup_steps, "WarmupCosineLR: need 0 <= warmup_steps (",
+                 warmup_steps, ") < total_steps (", total_steps, ")");
+    this->apply();
+  }
+
+ protected:
+  double lr_at(double base, std::int64_t epoch) const override {
+    if (epoch < warmup_) return base * double(epoch + 1) / double(warmup_);
+    const double pi = 3.14159265358979323846;
+    const double progress = std::min(1.0, double(epoch - warmup_) / double(total_ - warmup_));
+    return min_lr_ + (base - min_lr_) * (1 + std::cos(pi * progress)) / 2;
+  }
+
+ private:
+  std::int64_t warmup_, total_;
+  double min_lr_;
+};
+
+// Cuts the rate by `factor` when a metric stops improving (mode "min" or "max";
+// threshold relative, as PyTorch's default threshold_mode "rel").
+template <class T>
+class ReduceLROnPlateau {
+ public:
+  explicit ReduceLROnPlateau(Optimizer<T>& optimizer, const std::string& mode = "min", double factor = 0.1,
+                             std::int64_t patience = 10, double threshold = 1e-4, std::int64_t cooldown = 0,
+                             double min_lr = 0, double eps = 1e-8)
+      : optimizer_(optimizer), minimize_(mode == "min"), factor_(factor), patience_(patience),
+        threshold_(threshold), cooldown_(cooldown), min_lr_(min_lr), eps_(eps),
+        best_(mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {
+    LATENT_CHECK(mode == "min" || mode == "max", "ReduceLROnPlateau: mode must be 'min' or 'max', got '", mode, "'");
+    LATENT_CHECK(factor < 1, "ReduceLROnPlateau: factor must be < 1, got ", factor);
+  }
+
+  void step(double metric) {
+    const bool better = minimize_ ? metric < best_ * (1 - threshold_) : metric > best_ * (1 + threshold_);
+    if (better) {
+      best_ = metric;
+      bad_epochs_ = 0;
+    } else {
+      ++bad_epochs_;
+    }
+    if (cooldown_counter_ > 0) {
+      --cooldown_counter_;
+      bad_epochs_ = 0;
+    }
+    if (bad_epochs_ > patience_) {
+      for (std::size_t g = 0; g < optimizer_.num_groups(); ++g) {
+        const double old_lr = optimizer_.lr(g);
+        const double new_lr = std::max(old_lr * factor_, min_lr_);
+        if (old_lr - new_lr > eps_) optimizer_.set_lr(new_lr, g);
+      }
+      cooldown_counter_ = cooldown_;
+      bad_epochs_ = 0;
+    }
+  }
+
+ private:
+  Optimizer<T>& optimizer_;
+  bool minimize_;
+  double factor_;
+  std::int64_t patience_;
+  double threshold_;
+  std::int64_t cooldown_;
+  double min_lr_, eps_;
+  double best_;
+  std::int64_t bad_epochs_ = 0, cooldown_counter_ = 0;
+};
+
+}  // namespace latent::optim
+// ---- latent/optim/rmsprop.hpp ----
+// RMSprop, as torch.optim.RMSprop:
+//   g <- g + wd p
+//   s <- a s + (1 - a) g^2
+//   centred: c <- a c + (1 - a) g, denominator sqrt(s - c^2) + eps; else sqrt(s) + eps
+//   momentum: b <- mu b + g / denominator, p <- p - lr b;  else p <- p - lr g / denominator
+
+namespace latent::optim {
+
+struct RMSpropOptions {
+  LATENT_OPTION(double, lr, 1e-2)
+  LATENT_OPTION(double, alpha, 0.99)
+  LATENT_OPTION(double, eps, 1e-8)
+  LATENT_OPTION(double, weight_decay, 0)
+  LATENT_OPTION(double, momentum, 0)
+  LATENT_OPTION(bool, centered, false)
+};
+
+template <class T>
+class RMSprop : public OptimizerBase<T, RMSpropOptions> {
+ public:
+  using Base = OptimizerBase<T, RMSpropOptions>;
+  RMSprop(std::vector<Tensor<T>> params, const RMSpropOptions& options = {}) : Base(std::move(params), options) {
+    LATENT_CHECK(options.lr() >= 0, "RMSprop: invalid learning rate ", options.lr());
+    LATENT_CHECK(options.alpha() >= 0, "RMSprop: invalid alpha ", options.alpha());
+    LATENT_CHECK(options.eps() >= 0, "RMSprop: invalid eps ", options.eps());
+  }
+  explicit RMSprop(std::vector<typename Base::Group> groups) : Base(std::move(groups)) {}
+
+ protected:
+  void update(Tensor<T>& p, const Tensor<T>& grad, const RMSpropOptions& o, typename Base::State& state,
+              std::int64_t) override {
+    T* w = p.data();
+    const T* g = grad.data();
+    T* s = Base::buffer(state, "square_avg", p).data();
+    T* c = o.centered() ? Base::buffer(state, "grad_avg", p).data() : nullptr;
+    T* b = o.momentum() > 0 ? Base::buffer(state, "momentum_buffer", p).data() : nullptr;
+    const T lr = T(o.lr()), a = T(o.alpha()), eps = T(o.eps()), wd = T(o.weight_decay()), mu = T(o.momentum());
+    Base::for_elements(p.numel(), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        T d = g[i];
+        if (wd != T(0)) d += wd * w[i];
+        s[i] = s[i] * a + (T(1) - a) * d * d;
+        T denom;
+        if (c) {
+          c[i] = c[i] * a + (T(1) - a) * d;
+          denom = std::sqrt(s[i] - c[i] * c[i]) + eps;
+        } else {
+          denom = std::sqrt(s[i]) + eps;
+        }
+        if (b) {
+          b[i] = b[i] * mu + d / denom;
+          w[i] -= lr * b[i];
+        } else {
+          w[i] -= lr * (d / denom);
+        }
+      }
+    });
+  }
+};
+
+}  // namespace latent::optim
+// ---- latent/optim/sgd.hpp ----
+// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, as
+// torch.optim.SGD:
+//   g <- g + wd p
+//   b <- g (first step), else b <- mu b + (1 - dampening) g
+//   g <- g + mu b (Nesterov), else g <- b
+//   p <- p - lr g
+
+namespace latent::optim {
+
+struct SGDOptions {
+  LATENT_OPTION(double, lr, 1e-3)
+  LATENT_OPTION(double, momentum, 0)
+  LATENT_OPTION(double, dampening, 0)
+  LATENT_OPTION(double, weight_decay, 0)
+  LATENT_OPTION(bool, nesterov, false)
+  LATENT_OPTION(bool, maximize, false)
+};
+
+template <class T>
+class SGD : public OptimizerBase<T, SGDOptions> {
+ public:
+  using Base = OptimizerBase<T, SGDOptions>;
+  SGD(std::vector<Tensor<T>> params, const SGDOptions& options = {}) : Base(std::move(params), check(options)) {}
+  explicit SGD(std::vector<typename Base::Group> groups) : Base(std::move(groups)) {}
+
+ protected:
+  void update(Tensor<T>& p, const Tensor<T>& grad, const SGDOptions& o, typename Base::State& state,
+              std::int64_t step) override {
+    T* w = p.data();
+    const T* g = grad.data();
+    const T lr = T(o.lr()), wd = T(o.weight_decay()), mu = T(o.momentum()), damp = T(o.dampening());
+    const T sign = o.maximize() ? T(-1) : T(1);
+    T* b = mu != T(0) ? Base::buffer(state, "momentum_buffer", p).data() : nullptr;
+    const bool first = step == 1, nesterov = o.nesterov();
+    Base::for_elements(p.numel(), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        T d = sign * g[i];
+        if (wd != T(0)) d += wd * w[i];
+        if (b) {
+          b[i] = first ? d : mu * b[i] + (T(1) - damp) * d;
+          d = nesterov ? d + mu * b[i] : b[i];
+        }
+        w[i] -= lr * d;
+      }
+    });
+  }
+
+ private:
+  static const SGDOptions& check(const SGDOptions& o) {
+    LATENT_CHECK(o.lr() >= 0, "SGD: invalid learning rate ", o.lr());
+    LATENT_CHECK(o.momentum() >= 0, "SGD: invalid momentum ", o.momentum());
+    LATENT_CHECK(o.weight_decay() >= 0, "SGD: invalid weight_decay ", o.weight_decay());
+    LATENT_CHECK(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0),
+                 "SGD: Nesterov momentum requires a momentum and zero dampening");
+    return o;
+  }
+};
+
+}  // namespace latent::optim
+// ---- latent/sample/token.hpp ----
+// Token samplers for language models, composable in a chain as inference engines do:
+//
+//   sample::SamplerChain chain;
+//   chain.repetition_penalty(1.1).temperature(0.8).top_k(40).top_p(0.95);
+//   std::int64_t next = chain.sample(logits, history, gen);
+//
+// The stages run in the order they were added, each on the surviving candidates:
+//   repetition_penalty(r): a logit of a token already in the history is divided by r
+//                          when positive, multiplied by r when negative (CTRL's rule)
+//   frequency_penalty(f, p): logit -= f * count(token in history) + p * [count > 0]
+//   temperature(t):   logits / t (t = 0 means greedy)
+//   top_k(k):         keep the k largest logits
+//   top_p(p):         keep the smallest set of most likely tokens whose probability
+//                     reaches p (nucleus sampling)
+//   min_p(p):         keep tokens whose probability is at least p times the largest
+// Then one token is drawn from the softmax of what is left (or the largest is taken when
+// the chain is greedy). Ties are broken towards the smaller token id.
+
+namespace latent::sample {
+
+// Tokens still in the running, with their (modified) logits.
+struct Candidates {
+  std::vector<std::int64_t> ids;
+  std::vector<double> logits;
+
+  // Probabilities of the candidates (softmax of their logits).
+  std::vector<double> probabilities() const {
+    std::vector<double> p(logits.size());
+    if (logits.empty()) return p;
+    const double m = *std::max_element(logits.begin(), logits.end());
+    double total = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) total += p[i] = std::exp(logits[i] - m);
+    for (double& v : p) v /= total;
+    return p;
+  }
+  // Sorts by logit, largest first (smaller id first among equals).
+  void sort_descending() {
+    std::vector<std::size_t> order(ids.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [this](std::size_t a, std::size_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && ids[a] < ids[b]);
+    });
+    Candidates sorted;
+    for (std::size_t i : order) {
+      sorted.ids.push_back(ids[i]);
+      sorted.logits.push_back(logits[i]);
+    }
+    *this = sorted;
+  }
+  void keep(std::size_t n) {
+    ids.resize(std::min(n, ids.size()));
+    logits.resize(ids.size());
+  }
+};
+
+class SamplerChain {
+ public:
+  SamplerChain& repetition_penalty(double r) {
+    LATENT_CHECK(r > 0, "repetition_penalty: must be positive, got ", r);
+    stages_.push_back({Kind::Repetition, r, 0});
+    return *this;
+  }
+  SamplerChain& frequency_penalty(double frequency, double presence = 0) {
+    stages_.push_back({Kind::Frequency, frequency, presence});
+    return *this;
+  }
+  SamplerChain& temperature(double t) {
+    LATENT_CHECK(t >= 0, "temperature: must be >= 0, got ", t);
+    if (t == 0) greedy_ = true;
+    else stages_.push_back({Kind::Temperature, t, 0});
+    return *this;
+  }
+  SamplerChain& top_k(std::int64_t k) {
+    LATENT_CHECK(k > 0, "top_k: k must be positive, got ", k);
+    stages_.push_back({Kind::TopK, double(k), 0});
+    return *this;
+  }
+  SamplerChain& top_p(double p) {
+    LATENT_CHECK(p > 0 && p <= 1, "top_p: p must be in (0, 1], got ", p);
+    stages_.push_back({Kind::TopP, p, 0});
+    return *this;
+  }
+  SamplerChain& min_p(double p) {
+    LATENT_CHECK(p >= 0 && p <= 1, "min_p: p must be in [0, 1], got ", p);
+    stages_.push_back({Kind::MinP, p, 0});
+    return *this;
+  }
+  SamplerChain& greedy() {
+    greedy_ = true;
+    return *this;
+  }
+
+  // The candidates and logits the final draw uses, after every stage.
+  template <class T>
+  Candidates candidates(const Tensor<T>& logits, const std::vector<std::int64_t>& history = {}) const {
+    LATENT_CHECK(logits.dim() == 1 && logits.numel() > 0, "sampler: expects a non-empty 1-d logits vector, got shape ",
+                 logits.shape());
+    Candidates c;
+    const Tensor<T> l = logits.contiguous();
+    for (std::int64_t i = 0; i < l.numel(); ++i) {
+      c.ids.push_back(i);
+      c.logits.push_back(double(l.data()[i]));
+    }
+    std::map<std::int64_t, std::int64_t> counts;
+    for (std::int64_t t : history) ++counts[t];
+    for (const Stage& s : stages_) apply(s, c, counts);
+    return c;
+  }
+
+  // The probability of each token id under the chain (zero for removed tokens).
+  template <class T>
+  std::vector<double> distribution(const Tensor<T>& logits, const std::vector<std::int64_t>& history = {}) const {
+    const Candidates c = candidates(logits, history);
+    std::vector<double> p(static_cast<std::size_t>(logits.numel()), 0.0);
+    if (greedy_) {
+      p[static_cast<std::size_t>(argmax(c))] = 1;
+      return p;
+    }
+    const std::vector<double> q = c.probabilities();
+    for (std::size_t i = 0; i < q.size(); ++i) p[static_cast<std::size_t>(c.ids[i])] = q[i];
+    return p;
+  }
+
+  template <class T>
+  std::int64_t sample(const Tensor<T>& logits, const std::vector<std::int64_t>& history, Generator& gen) const {
+    const Candidates c = candidates(logits, history);
+    if (greedy_) return argmax(c);
+    const std::vector<double> q = c.probabilities();
+    const double u = gen.uniform<double>();
+    double cumulative = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      cumulative += q[i];
+      if (u < cumulative) return c.ids[i];
+    }
+    return c.ids.back();
+  }
+
+ private:
+  enum class Kind { Repetition, Frequency, Temperature, TopK, TopP, MinP };
+  struct Stage {
+    Kind kind;
+    double a, b;
+  };
+
+  static std::int64_t argmax(const Candidates& c) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < c.ids.size(); ++i)
+      if (c.logits[i] > c.logits[best] || (c.logits[i] == c.logits[best] && c.ids[i] < c.ids[best])) best = i;
+    return c.ids[best];
+  }
+
+  static void apply(const Stage& s, Candidates& c, const std::map<std::int64_t, std::int64_t>& counts) {
+    switch (s.kind) {
+      case Kind::Repetition:
+        for (std::size_t i = 0; i < c.ids.size(); ++i)
+          if (counts.count(c.ids[i])) c.logits[i] = c.logits[i] > 0 ? c.logits[i] / s.a : c.logits[i] * s.a;
+        break;
+      case Kind::Frequency:
+        for (std::size_t i = 0; i < c.ids.size(); ++i) {
+          auto it = counts.find(c.ids[i]);
+          if (it != counts.end()) c.logits[i] -= s.a * double(it->second) + s.b;
+        }
+        break;
+      case Kind::Temperature:
+        for (double& l : c.logits) l /= s.a;
+        break;
+      case Kind::TopK:
+        c.sort_descending();
+        c.keep(static_cast<std::size_t>(s.a));
+        break;
+      case Kind::TopP: {
+        c.sort_descending();
+        const std::vector<double> p = c.probabilities();
+        double cumulative = 0;
+        std::size_t n = 0;
+        while (n < p.size()) {
+          cumulative += p[n++];
+          if (cumulative >= s.a) break;
+        }
+        c.keep(n);
+        break;
+      }
+      case Kind::MinP: {
+        c.sort_descending();
+        const std::vector<double> p = c.probabilities();
+        std::size_t n = 1;
+        while (n < p.size() && p[n] >= s.a * p[0]) ++n;
+        c.keep(n);
+        break;
+      }
+    }
+  }
+
+  std::vector<Stage> stages_;
+  bool greedy_ = false;
+};
+
+}  // namespace latent::sample
+// ---- latent/data.hpp ----
+// latent::data: datasets (Fashion-MNIST, the fortunes text corpus, synthetic 2-D
+// distributions), tokenizers (character, byte-level BPE) and the DataLoader.
+
+// ---- latent/data/bpe.hpp ----
+// Byte-level byte-pair encoding (BPE), as GPT-2 uses: tokens 0..255 are the bytes, and
+// training adds one token per merge of the most frequent adjacent pair, until the
+// vocabulary has the size asked for. Any byte string encodes (every byte is a token), and
+// decode(encode(s)) == s for every s.
+//
+// Text is first cut into chunks (a word with at most one leading space, a run of digits,
+// a run of punctuation, a run of other whitespace) and merges never cross a chunk, so
+// tokens stay word-like. Encoding a chunk applies the merges in the order they were
+// learnt: repeatedly merge the adjacent pair that was learnt first.
+//
+// Saved form (text): "latent-bpe 1\nmerges N\n" then N lines "left right" (token ids).
+
+namespace latent::data {
+
+class BpeTokenizer {
+ public:
+  BpeTokenizer() {
+    for (int b = 0; b < 256; ++b) pieces_.push_back(std::string(1, static_cast<char>(b)));
+  }
+
+  // Learns merges on `text` until the vocabulary has `vocab_size` tokens (or no pair
+  // occurs twice). Ties go to the pair with the smaller ids, so training is deterministic.
+  static BpeTokenizer train(const std::string& text, std::int64_t vocab_size) {
+    LATENT_CHECK(vocab_size >= 256, "BpeTokenizer::train: vocab_size must be at least 256 (the bytes), got ",
+                 vocab_size);
+    std::map<std::string, std::int64_t> counts;
+    for (const std::string& chunk : chunks(text)) ++counts[chunk];
+    std::vector<std::vector<std::int64_t>> words;
+    std::vector<std::int64_t> freq;
+    for (const auto& e : counts) {
+      words.emplace_back(e.first.begin(), e.first.end());
+      for (std::int64_t& t : words.back()) t &= 0xFF;
+      freq.push_back(e.second);
+    }
+    BpeTokenizer tok;
+    while (tok.vocab_size() < vocab_size) {
+      std::unordered_map<std::uint64_t, std::int64_t> pairs;
+      for (std::size_t w = 0; w < words.size(); ++w)
+        for (std::size_t i = 0; i + 1 < words[w].size(); ++i) pairs[key(words[w][i], words[w][i + 1])] += freq[w];
+      std::uint64_t best = 0;
+      std::int64_t best_count = 1;
+      for (const auto& p : pairs)
+        if (p.second > best_count || (p.second == best_count && best_count > 1 && p.first < best)) {
+          best = p.first;
+          best_count = p.second;
+        }
+      if (best_count < 2) break;
+      const std::int64_t left = static_cast<std::int64_t>(best >> 32), right = static_cast<std::int64_t>(best & 0xFFFFFFFFu);
+      const std::int64_t id = tok.add_merge(left, right);
+      for (auto& word : words) merge_in_place(word, left, right, id);
+    }
+    return tok;
+  }
+
+  std::int64_t vocab_size() const { return static_cast<std::int64_t>(pieces_.size()); }
+  const std::vector<std::pair<std::int64_t, std::int64_t>>& merges() const { return merges_; }
+  // The bytes a token stands for.
+  const std::string& piece(std::int64_t id) const {
+    LATENT_CHECK(id >= 0 && id < vocab_size(), "BpeTokenizer: token ", id, " is out of range for a vocabulary of ",
+                 vocab_size());
+    return pieces_[static_cast<std::size_t>(id)];
+  }
+
+  std::vector<std::int64_t> encode(const std::string& text) const {
+    std::vector<std::int64_t> ids;
+    std::unordered_map<std::string, std::vector<std::int64_t>> cache;
+    for (const std::string& chunk : chunks(text)) {
+      auto it = cache.find(chunk);
+      if (it == cache.end()) it = cache.emplace(chunk, encode_chunk(chunk)).first;
+      ids.insert(ids.end(), it->second.begin(), it->second.end());
+    }
+    return ids;
+  }
+
+  std::string decode(const std::vector<std::int64_t>& ids) const {
+    std::string text;
+    for (std::int64_t id : ids) text += piece(id);
+    return text;
+  }
+
+  std::string to_string() const {
+    std::ostringstream s;
+    s << "latent-bpe 1\nmerges " << merges_.size() << "\n";
+    for (const auto& m : merges_) s << m.first << ' ' << m.second << '\n';
+    return s.str();
+  }
+  void save(const std::string& path) const { io::write_file_atomic(path, to_string()); }
+
+  // Parses the saved form; every number is checked (a corrupt file is an error).
+  static BpeTokenizer parse(const std::string& text) {
+    std::istringstream in(text);
+    std::string magic, version, word;
+    long long n = -1;
+    in >> magic >> version >> word >> n;
+    LATENT_CHECK(in && magic == "latent-bpe" && version == "1" && word == "merges",
+                 "BpeTokenizer: not a latent BPE file (expected the header 'latent-bpe 1' then 'merges N')");
+    LATENT_CHECK(n >= 0 && n <= (1 << 22), "BpeTokenizer: bad merge count ", n);
+    BpeTokenizer tok;
+    for (long long i = 0; i < n; ++i) {
+      long long left = -1, right = -1;
+      in >> left >> right;
+      LATENT_CHECK(static_cast<bool>(in), "BpeTokenizer: merge ", i, " of ", n, " is missing or malformed");
+      LATENT_CHECK(left >= 0 && right >= 0 && left < tok.vocab_size() && right < tok.vocab_size(), "BpeTokenizer: merge ",
+                   i, " refers to token ", std::max(left, right), " before it exists");
+      LATENT_CHECK(!tok.rank_.count(key(left, right)), "BpeTokenizer: merge ", i, " repeats an earlier merge");
+      tok.add_merge(left, right);
+    }
+    in >> word;
+    LATENT_CHECK(!in, "BpeTokenizer: unexpected content after the ", n, " merges");
+    return tok;
+  }
+  static BpeTokenizer load(const std::string& path) {
+    const std::vector<std::uint8_t> bytes = io::read_file(path);
+    return parse(std::string(bytes.begin(), bytes.end()));
+  }
+
+  // The chunks merges stay within (see the comment at the top).
+  static std::vector<std::string> chunks(const std::string& text) {
+    std::vector<std::string> out;
+    auto kind = [](unsigned char c) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return 0;
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) return 1;
+      if (c >= '0' && c <= '9') return 2;
+      return 3;
+    };
+    std::size_t i = 0;
+    while (i < text.size()) {
+      std::size_t j = i;
+      const bool space_prefix = text[i] == ' ' && i + 1 < text.size() && kind(static_cast<unsigned char>(text[i + 1])) != 0;
+      if (space_prefix) ++j;
+      const int k = kind(static_cast<unsigned char>(text[j]));
+      while (j < text.size() && kind(static_cast<unsigned char>(text[j])) == k) {
+        // A whitespace run leaves its last space to prefix the next word.
+        if (k == 0 && text[j] == ' ' && j + 1 < text.size() && j > i && kind(static_cast<unsigned char>(text[j + 1])) != 0) break;
+        ++j;
+      }
+      out.push_back(text.substr(i, j - i));
+      i = j;
+    }
+    return out;
+  }
+
+ private:
+  static std::uint64_t key(std::int64_t a, std::int64_t b) {
+    return (static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint64_t>(b);
+  }
+
+  std::int64_t add_merge(std::int64_t left, std::int64_t right) {
+    const std::int64_t id = vocab_size();
+    merges_.emplace_back(left, right);
+    pieces_.push_back(pieces_[static_cast<std::size_t>(left)] + pieces_[static_cast<std::size_t>(right)]);
+    rank_[key(left, right)] = id;
+    return id;
+  }
+
+  static void merge_in_place(std::vector<std::int64_t>& word, std::int64_t left, std::int64_t right, std::int64_t id) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < word.size(); ++i) {
+      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) {
+        word[out++] = id;
+        ++i;
+      } else {
+        word[out++] = word[i];
+      }
+    }
+    word.resize(out);
+  }
+
+  std::vector<std::int64_t> encode_chunk(const std::string& chunk) const {
+    std::vector<std::int64_t> word;
+    for (unsigned char c : chunk) word.push_back(c);
+    while (word.size() > 1) {
+      std::int64_t best = -1;
+      std::size_t at = 0;
+      for (std::size_t i = 0; i + 1 < word.size(); ++i) {
+        auto it = rank_.find(key(word[i], word[i + 1]));
+        if (it != rank_.end() && (best < 0 || it->second < best)) {
+          best = it->second;
+          at = i;
+        }
+      }
+      if (best < 0) break;
+      merge_in_place(word, word[at], word[at + 1], best);
+    }
+    return word;
+  }
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> merges_;
+  std::vector<std::string> pieces_;
+  std::unordered_map<std::uint64_t, std::int64_t> rank_;
+};
+
+}  // namespace latent::data
+// ---- latent/data/fashion_mnist.hpp ----
+// Fashion-MNIST: 70,000 grey 28x28 pictures of clothing in 10 classes (60,000 for
+// training, 10,000 for testing), read from Debian's dataset-fashion-mnist package
+// (/usr/share/datasets/fashion-mnist/*.gz, IDX format) or from a folder you give.
+
+#include <fstream>
+
+namespace latent::data {
+
+constexpr const char* kFashionMnistFolder = "/usr/share/datasets/fashion-mnist";
+
+inline const std::array<const char*, 10>& fashion_mnist_classes() {
+  static const std::array<const char*, 10> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+namespace detail {
+inline bool readable(const std::string& path) { return std::ifstream(path, std::ios::binary).good(); }
+}  // namespace detail
+
+template <class T>
+struct ImageDataset {
+  Tensor<T> images;             // [N, 1, 28, 28], values in [0, 1]
+  Tensor<std::int64_t> labels;  // [N], class indices 0..9
+  std::int64_t size() const { return labels.numel(); }
+};
+
+// Loads the "train" or "test" split.
+template <class T>
+ImageDataset<T> load_fashion_mnist(const std::string& split, const std::string& folder = kFashionMnistFolder) {
+  LATENT_CHECK(split == "train" || split == "test", "load_fashion_mnist: split must be 'train' or 'test', got '",
+               split, "'");
+  const std::string prefix = folder + "/" + (split == "train" ? "train" : "t10k");
+  const std::string image_path = prefix + "-images-idx3-ubyte.gz";
+  const std::string label_path = prefix + "-labels-idx1-ubyte.gz";
+  LATENT_CHECK(detail::readable(image_path) && detail::readable(label_path), "load_fashion_mnist: ", image_path,
+               " not found; install Debian's package with `sudo apt-get install dataset-fashion-mnist`, or pass "
+               "the folder that holds the four *-ubyte.gz files");
+  const io::IdxData images = io::read_idx(image_path);
+  const io::IdxData labels = io::read_idx(label_path);
+  LATENT_CHECK(images.type == io::IdxType::UInt8 && images.dims.size() == 3 && images.dims[1] == 28 &&
+                   images.dims[2] == 28,
+               "load_fashion_mnist: ", image_path, " does not hold 28x28 uint8 images");
+  LATENT_CHECK(labels.type == io::IdxType::UInt8 && labels.dims.size() == 1 && labels.dims[0] == images.dims[0],
+               "load_fashion_mnist: ", label_path, " does not hold one uint8 label per image");
+  const std::int64_t n = static_cast<std::int64_t>(images.dims[0]);
+  ImageDataset<T> out;
+  out.images = Tensor<T>(Shape{n, 1, 28, 28});
+  out.labels = Tensor<std::int64_t>(Shape{n});
+  T* px = out.images.data();
+  for (std::int64_t i = 0; i < n * 784; ++i) px[i] = static_cast<T>(images.data[static_cast<std::size_t>(i)]) / T(255);
+  std::int64_t* lb = out.labels.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint8_t label = labels.data[static_cast<std::size_t>(i)];
+    LATENT_CHECK(label < 10, "load_fashion_mnist: label ", int(label), " of image ", i, " is not a class 0..9");
+    lb[i] = label;
+  }
+  return out;
+}
+
+}  // namespace latent::data
+// ---- latent/data/loader.hpp ----
+// DataLoader: batches of rows from in-memory tensors, shuffled each epoch by a Generator.
+//
+//   data::DataLoader<float> loader(images, labels, 64, /*shuffle=*/true, gen);
+//   for (const auto& batch : loader) { ... batch.x, batch.y ... }
+//
+// Every pass over the loader is one epoch; with shuffling, each epoch draws a fresh
+// permutation, so a run is reproducible from its seed (and from the generator's state).
+
+namespace latent::data {
+
+template <class T>
+struct Batch {
+  Tensor<T> x;
+  Tensor<std::int64_t> y;  // undefined when the loader has no targets
+};
+
+namespace detail {
+// Rows `index[begin..end)` of a contiguous tensor, gathered into a new tensor.
+template <class U>
+Tensor<U> gather_rows(const Tensor<U>& t, const std::vector<std::int64_t>& index, std::size_t begin, std::size_t end) {
+  Shape shape = t.shape();
+  shape[0] = static_cast<std::int64_t>(end - begin);
+  Tensor<U> out(shape);
+  const std::int64_t row = t.shape()[0] == 0 ? 0 : t.numel() / t.shape()[0];
+  for (std::size_t i = begin; i < end; ++i)
+    std::memcpy(out.data() + static_cast<std::int64_t>(i - begin) * row, t.data() + index[i] * row,
+                static_cast<std::size_t>(row) * sizeof(U));
+  return out;
+}
+}  // namespace detail
+
+template <class T>
+class DataLoader {
+ public:
+  DataLoader(const Tensor<T>& inputs, const Tensor<std::int64_t>& targets, std::int64_t batch_size,
+             bool shuffle = false, Generator* gen = nullptr, bool drop_last = false)
+      : x_(inputs.contiguous()), y_(targets.defined() ? targets.contiguous() : targets),
+        batch_size_(batch_size), shuffle_(shuffle), drop_last_(drop_last), gen_(gen) {
+    LATENT_CHECK(inputs.dim() >= 1, "DataLoader: inputs need a leading sample dim, got shape ", inputs.shape());
+    LATENT_CHECK(batch_size > 0, "DataLoader: batch_size must be positive, got ", batch_size);
+    LATENT_CHECK(!targets.defined() || (targets.dim() >= 1 && targets.shape()[0] == inputs.shape()[0]),
+                 "DataLoader: ", inputs.shape()[0], " inputs but targets of shape ", targets.shape());
+    LATENT_CHECK(!shuffle || gen != nullptr, "DataLoader: shuffling needs a Generator");
+  }
+  DataLoader(const Tensor<T>& inputs, std::int64_t batch_size, bool shuffle = false, Generator* gen = nullptr,
+             bool drop_last = false)
+      : DataLoader(inputs, Tensor<std::int64_t>(), batch_size, shuffle, gen, drop_last) {}
+
+  std::int64_t size() const { return x_.shape()[0]; }
+  std::int64_t num_batches() const {
+    return drop_last_ ? size() / batch_size_ : (size() + batch_size_ - 1) / batch_size_;
+  }
+
+  class Iterator {
+   public:
+    Iterator(const DataLoader* loader, std::vector<std::int64_t> order, std::int64_t batch)
+        : loader_(loader), order_(std::move(order)), batch_(batch) {
+      load();
+    }
+    const Batch<T>& operator*() const { return current_; }
+    const Batch<T>* operator->() const { return &current_; }
+    Iterator& operator++() {
+      ++batch_;
+      load();
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return batch_ != other.batch_; }
+
+   private:
+    void load() {
+      if (!loader_ || batch_ >= loader_->num_batches()) return;
+      const std::size_t begin = static_cast<std::size_t>(batch_ * loader_->batch_size_);
+      const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(loader_->batch_size_));
+      current_.x = detail::gather_rows(loader_->x_, order_, begin, end);
+      if (loader_->y_.defined()) current_.y = detail::gather_rows(loader_->y_, order_, begin, end);
+    }
+    const DataLoader* loader_;
+    std::vector<std::int64_t> order_;
+    std::int64_t batch_;
+    Batch<T> current_;
+  };
+
+  // Starts an epoch: draws the epoch's order (a fresh permutation when shuffling).
+  Iterator begin() const {
+    std::vector<std::int64_t> order;
+    if (shuffle_) {
+      order = gen_->permutation(size());
+    } else {
+      for (std::int64_t i = 0; i < size(); ++i) order.push_back(i);
+    }
+    return Iterator(this, std::move(order), 0);
+  }
+  Iterator end() const { return Iterator(nullptr, {}, num_batches()); }
+
+ private:
+  Tensor<T> x_;
+  Tensor<std::int64_t> y_;
+  std::int64_t batch_size_;
+  bool shuffle_, drop_last_;
+  Generator* gen_;
+};
+
+}  // namespace latent::data
+// ---- latent/data/synthetic.hpp ----
+// Synthetic 2-D distributions, the standard testbeds for GANs and diffusion models. Each
+// returns n points [n, 2] drawn from a Generator.
+//   ring:         8 Gaussians (std 0.02 by default) at radius 2, evenly spaced in angle
+//   grid:         25 Gaussians (std 0.05) at {-4,-2,0,2,4}^2
+//   swiss_roll:   t ~ U(1.5 pi, 4.5 pi), (t cos t, t sin t) / 5 + noise
+//   two_moons:    two interleaved half circles + noise
+//   checkerboard: uniform on the dark squares of a 4x4 board on [-4, 4]^2
+
+namespace latent::data {
+
+// Centres of the mixture testbeds (used by the mode-coverage metrics).
+inline std::vector<std::array<double, 2>> ring_centres(int modes = 8, double radius = 2.0) {
+  std::vector<std::array<double, 2>> c;
+  const double pi = 3.14159265358979323846;
+  for (int k = 0; k < modes; ++k)
+    c.push_back({radius * std::cos(2 * pi * k / modes), radius * std::sin(2 * pi * k / modes)});
+  return c;
+}
+inline std::vector<std::array<double, 2>> grid_centres() {
+  std::vector<std::array<double, 2>> c;
+  for (int i = -2; i <= 2; ++i)
+    for (int j = -2; j <= 2; ++j) c.push_back({2.0 * i, 2.0 * j});
+  return c;
+}
+
+namespace detail {
+template <class T>
+Tensor<T> mixture(std::int64_t n, const std::vector<std::array<double, 2>>& centres, double std, Generator& gen) {
+  LATENT_CHECK(n >= 0, "synthetic data: negative number of points ", n);
+  Tensor<T> out(Shape{n, 2});
+  T* p = out.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto& c = centres[static_cast<std::size_t>(gen.randint(0, static_cast<std::int64_t>(centres.size())))];
+    p[2 * i] = static_cast<T>(c[0] + std * gen.normal<double>());
+    p[2 * i + 1] = static_cast<T>(c[1] + std * gen.normal<double>());
+  }
+  return out;
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T> ring_of_gaussians(std::int64_t n, Generator& gen, int modes = 8, double radius = 2.0, double std = 0.02) {
+  return detail::mixture<T>(n, ring_centres(modes, radius), std, gen);
+}
+
+template <class T>
+Tensor<T> grid_of_gaussians(std::int64_t n, Generator& gen, double std = 0.05) {
+  return detail::mixture<T>(n, grid_centres(), std, gen);
+}
+
+template <class T>
+Tensor<T> swiss_roll(std::int64_t n, Generator& gen, double noise = 0.1) {
+  LATENT_CHECK(n >= 0, "swiss_roll: negative number of points ", n);
+  Tensor<T> out(Shape{n, 2});
+  T* p = out.data();
+  const double pi = 3.14159265358979323846;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double t = 1.5 * pi * (1 + 2 * gen.uniform<double>());
+    p[2 * i] = static_cast<T>(t * std::cos(t) / 5 + noise * gen.normal<double>());
+    p[2 * i + 1] = static_cast<T>(t * std::sin(t) / 5 + noise * gen.normal<double>());
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> two_moons(std::int64_t n, Generator& gen, double noise = 0.05) {
+  LATENT_CHECK(n >= 0, "two_moons: negative number of points ", n);
+  Tensor<T> out(Shape{n, 2});
+  T* p = out.data();
+  const double pi = 3.14159265358979323846;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double a = pi * gen.uniform<double>();
+    const bool upper = gen.bernoulli(0.5);
+    const double x = upper ? std::cos(a) : 1 - std::cos(a);
+    const double y = upper ? std::sin(a) : 0.5 - std::sin(a);
+    p[2 * i] = static_cast<T>(x + noise * gen.normal<double>());
+    p[2 * i + 1] = static_cast<T>(y + noise * gen.normal<double>());
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> checkerboard(std::int64_t n, Generator& gen) {
+  LATENT_CHECK(n >= 0, "checkerboard: negative number of points ", n);
+  Tensor<T> out(Shape{n, 2});
+  T* p = out.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    // A column, a row of the same parity, then a uniform point inside that 2x2 square.
+    const std::int64_t col = gen.randint(0, 4), row = 2 * gen.randint(0, 2) + (col % 2);
+    p[2 * i] = static_cast<T>(-4 + 2 * col + 2 * gen.uniform<double>());
+    p[2 * i + 1] = static_cast<T>(-4 + 2 * row + 2 * gen.uniform<double>());
+  }
+  return out;
+}
+
+}  // namespace latent::data
+// ---- latent/data/text.hpp ----
+// Text: the fortunes corpus and a character tokenizer.
+//
+// Debian's `fortunes` package keeps its sayings in /usr/share/games/fortunes/<category>,
+// plain text with a line holding only "%" between fortunes. load_fortunes() reads them in
+// a fixed order (categories sorted by name); split_fortunes() sends every tenth fortune to
+// validation, so the split is deterministic and spread over all categories.
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
+#endif
+
+namespace latent::data {
+
+constexpr const char* kFortunesFolder = "/usr/share/games/fortunes";
+
+struct Fortune {
+  std::string category;
+  std::string text;
+};
+
+namespace detail {
+// Category files in the folder: plain names (no ".dat" / ".u8" companions), sorted.
+inline std::vector<std::string> fortune_categories(const std::string& folder) {
+  std::vector<std::string> names;
+#if defined(__unix__) || defined(__APPLE__)
+  DIR* dir = opendir(folder.c_str());
+  LATENT_CHECK(dir != nullptr, "load_fortunes: cannot open ", folder,
+               "; install Debian's package with `sudo apt-get install fortunes`, or pass the folder");
+  while (dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.empty() || name[0] == '.' || name.find('.') != std::string::npos) continue;
+    names.push_back(name);
+  }
+  closedir(dir);
+#else
+  fail("load_fortunes: listing a folder is only supported on POSIX systems; pass the categories");
+#endif
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Splits a fortune file's text at lines that hold only "%".
+inline std::vector<std::string> split_fortune_file(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line, current;
+  while (std::getline(in, line)) {
+    if (line == "%") {
+      if (!current.empty()) out.push_back(current);
+      current.clear();
+    } else {
+      current += line;
+      current += '\n';
+    }
+  }
+  if (!current.empty()) out.push_back(current);
+  return out;
+}
+}  // namespace detail
+
+// Every fortune of the given categories (all of them when the list is empty).
+inline std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
+                                          const std::string& folder = kFortunesFolder) {
+  const std::vector<std::string> names = categories.empty() ? detail::fortune_categories(folder) : categories;
+  std::vector<Fortune> out;
+  for (const std::string& name : names) {
+    const std::vector<std::uint8_t> bytes = io::read_file(folder + "/" + name);
+    for (std::string& text : detail::split_fortune_file(std::string(bytes.begin(), bytes.end())))
+      out.push_back({name, std::move(text)});
+  }
+  LATENT_CHECK(!out.empty(), "load_fortunes: no fortunes found in ", folder);
+  return out;
+}
+
+struct TextSplit {
+  std::string train, validation;
+};
+
+// Joins the fortunes into a training text and a validation text (every tenth fortune),
+// each fortune followed by a blank line.
+inline TextSplit split_fortunes(const std::vector<Fortune>& fortunes, int every = 10) {
+  LATENT_CHECK(every >= 2, "split_fortunes: `every` must be at least 2, got ", every);
+  TextSplit s;
+  for (std::size_t i = 0; i < fortunes.size(); ++i)
+    ((i % static_cast<std::size_t>(every)) == static_cast<std::size_t>(every - 1) ? s.validation : s.train) +=
+        fortunes[i].text + "\n";
+  return s;
+}
+
+// One token per distinct byte of the text it was built from, numbered in byte order.
+class CharTokenizer {
+ public:
+  CharTokenizer() = default;
+  explicit CharTokenizer(const std::string& text) {
+    bool seen[256] = {};
+    for (unsigned char c : text) seen[c] = true;
+    for (int c = 0; c < 256; ++c)
+      if (seen[c]) add(static_cast<unsigned char>(c));
+  }
+  // From an explicit alphabet (for loading a saved model).
+  static CharTokenizer from_alphabet(const std::string& alphabet) {
+    CharTokenizer t;
+    for (unsigned char c : alphabet) {
+      LATENT_CHECK(t.id_[c] < 0, "CharTokenizer: byte ", int(c), " appears twice in the alphabet");
+      t.add(c);
+    }
+    return t;
+  }
+
+  std::int64_t vocab_size() const { return static_cast<std::int64_t>(chars_.size()); }
+  const std::string& alphabet() const { return chars_; }
+
+  std::vector<std::int64_t> encode(const std::string& text) const {
+    std::vector<std::int64_t> ids;
+    ids.reserve(text.size());
+    for (unsigned char c : text) {
+      LATENT_CHECK(id_[c] >= 0, "CharTokenizer: byte ", int(c), " ('", std::string(1, char(c)),
+                   "') is not in the vocabulary");
+      ids.push_back(id_[c]);
+    }
+    return ids;
+  }
+  std::string decode(const std::vector<std::int64_t>& ids) const {
+    std::string text;
+    for (std::int64_t id : ids) {
+      LATENT_CHECK(id >= 0 && id < vocab_size(), "CharTokenizer: token ", id, " is out of range for a vocabulary of ",
+                   vocab_size());
+      text += chars_[static_cast<std::size_t>(id)];
+    }
+    return text;
+  }
+
+ private:
+  void add(unsigned char c) {
+    id_[c] = static_cast<int>(chars_.size());
+    chars_ += static_cast<char>(c);
+  }
+  std::string chars_;
+  std::array<int, 256> id_ = filled_minus_one();
+  static std::array<int, 256> filled_minus_one() {
+    std::array<int, 256> a{};
+    a.fill(-1);
+    return a;
+  }
+};
+
+}  // namespace latent::data
+// ---- latent/metrics.hpp ----
+// latent::metrics: Fréchet distance, energy distance, MMD, mode coverage, perplexity,
+// bits per dimension.
+
+// ---- latent/metrics/distances.hpp ----
+// Distances between two sets of samples.
+//   Fréchet distance of Gaussians fitted to features X and Y (the FID recipe):
+//     FD = ||mu_x - mu_y||^2 + tr(C_x) + tr(C_y) - 2 tr((C_x^1/2 C_y C_x^1/2)^1/2)
+//     (the last trace equals tr((C_x C_y)^1/2); the symmetric form keeps it real)
+//   Energy distance: 2 E||x - y|| - E||x - x'|| - E||y - y'|| (0 iff same distribution)
+//   MMD^2 with a Gaussian kernel k(a, b) = exp(-||a - b||^2 / (2 s^2)), unbiased estimate
+
+// ---- latent/metrics/linalg.hpp ----
+// Small dense linear algebra in double precision for the metrics: the mean and
+// covariance of feature vectors, and the eigen-decomposition of a symmetric matrix by
+// cyclic Jacobi rotations (each rotation zeroes one off-diagonal pair; sweeps repeat
+// until the off-diagonal mass is negligible), which gives the square root of a
+// symmetric positive semi-definite matrix as V sqrt(L) V^T.
+
+namespace latent::metrics {
+
+// A row-major square matrix of doubles.
+struct Matrix {
+  std::int64_t n = 0;
+  std::vector<double> a;
+  explicit Matrix(std::int64_t size = 0) : n(size), a(static_cast<std::size_t>(size * size), 0.0) {}
+  double& operator()(std::int64_t i, std::int64_t j) { return a[static_cast<std::size_t>(i * n + j)]; }
+  double operator()(std::int64_t i, std::int64_t j) const { return a[static_cast<std::size_t>(i * n + j)]; }
+};
+
+inline Matrix multiply(const Matrix& x, const Matrix& y) {
+  Matrix z(x.n);
+  for (std::int64_t i = 0; i < x.n; ++i)
+    for (std::int64_t k = 0; k < x.n; ++k) {
+      const double v = x(i, k);
+      for (std::int64_t j = 0; j < x.n; ++j) z(i, j) += v * y(k, j);
+    }
+  return z;
+}
+
+// Mean [d] and covariance [d x d] (unbiased, divided by n - 1) of n feature rows [n, d].
+template <class T>
+void mean_and_covariance(const Tensor<T>& features, std::vector<double>& mean, Matrix& cov) {
+  LATENT_CHECK(features.dim() == 2 && features.shape()[0] >= 2, "mean_and_covariance: expects [n >= 2, d] features, got ",
+               features.shape());
+  const Tensor<T> f = features.contiguous();
+  const std::int64_t n = f.shape()[0], d = f.shape()[1];
+  const T* x = f.data();
+  mean.assign(static_cast<std::size_t>(d), 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j) mean[static_cast<std::size_t>(j)] += double(x[i * d + j]);
+  for (double& m : mean) m /= double(n);
+  cov = Matrix(d);
+  std::vector<double> row(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < d; ++j) row[static_cast<std::size_t>(j)] = double(x[i * d + j]) - mean[static_cast<std::size_t>(j)];
+    for (std::int64_t j = 0; j < d; ++j)
+      for (std::int64_t k = j; k < d; ++k) cov(j, k) += row[static_cast<std::size_t>(j)] * row[static_cast<std::size_t>(k)];
+  }
+  for (std::int64_t j = 0; j < d; ++j)
+    for (std::int64_t k = j; k < d; ++k) cov(k, j) = cov(j, k) = cov(j, k) / double(n - 1);
+}
+
+// Eigenvalues (ascending order not guaranteed) and eigenvectors (columns of `vectors`) of
+// a symmetric matrix.
+inline void symmetric_eigen(Matrix m, std::vector<double>& values, Matrix& vectors) {
+  const std::int64_t n = m.n;
+  vectors = Matrix(n);
+  for (std::int64_t i = 0; i < n; ++i) vectors(i, i) = 1;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0, total = 0;
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < n; ++j) (i == j ? total : off) += m(i, j) * m(i, j);
+    if (off <= 1e-30 * (total + off) || off == 0) break;
+    for (std::int64_t p = 0; p < n; ++p)
+      for (std::int64_t q = p + 1; q < n; ++q) {
+        if (m(p, q) == 0) continue;
+        // The rotation angle that zeroes m(p, q): tan(2 theta) = 2 m_pq / (m_qq - m_pp).
+        const double theta = (m(q, q) - m(p, p)) / (2 * m(p, q));
+        const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        for (std::int64_t k = 0; k < n; ++k) {  // columns p and q
+          const double mkp = m(k, p), mkq = m(k, q);
+          m(k, p) = c * mkp - s * mkq;
+          m(k, q) = s * mkp + c * mkq;
+        }
+        for (std::int64_t k = 0; k < n; ++k) {  // rows p and q
+          const double mpk = m(p, k), mqk = m(q, k);
+          m(p, k) = c * mpk - s * mqk;
+          m(q, k) = s * mpk + c * mqk;
+        }
+        for (std::int64_t k = 0; k < n; ++k) {
+          const double vkp = vectors(k, p), vkq = vectors(k, q);
+          vectors(k, p) = c * vkp - s * vkq;
+          vectors(k, q) = s * vkp + c * vkq;
+        }
+      }
+  }
+  values.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = m(i, i);
+}
+
+// The symmetric square root of a symmetric positive semi-definite matrix (tiny negative
+// eigenvalues from rounding are treated as zero).
+inline Matrix sqrtm_psd(const Matrix& m) {
+  std::vector<double> values;
+  Matrix v;
+  symmetric_eigen(m, values, v);
+  Matrix r(m.n);
+  for (std::int64_t i = 0; i < m.n; ++i)
+    for (std::int64_t j = 0; j < m.n; ++j) {
+      double sum = 0;
+      for (std::int64_t k = 0; k < m.n; ++k)
+        sum += v(i, k) * std::sqrt(std::max(0.0, values[static_cast<std::size_t>(k)])) * v(j, k);
+      r(i, j) = sum;
+    }
+  return r;
+}
+
+}  // namespace latent::metrics
+
+namespace latent::metrics {
+
+inline double frechet_distance(const std::vector<double>& mu1, const Matrix& c1, const std::vector<double>& mu2,
+                               const Matrix& c2) {
+  LATENT_CHECK(mu1.size() == mu2.size() && c1.n == c2.n && c1.n == static_cast<std::int64_t>(mu1.size()),
+               "frechet_distance: feature sizes differ (", mu1.size(), " vs ", mu2.size(), ")");
+  double diff = 0;
+  for (std::size_t i = 0; i < mu1.size(); ++i) diff += (mu1[i] - mu2[i]) * (mu1[i] - mu2[i]);
+  const Matrix s1 = sqrtm_psd(c1);
+  const Matrix inner = multiply(multiply(s1, c2), s1);
+  std::vector<double> values;
+  Matrix unused;
+  symmetric_eigen(inner, values, unused);
+  double trace_sqrt = 0, trace = 0;
+  for (double v : values) trace_sqrt += std::sqrt(std::max(0.0, v));
+  for (std::int64_t i = 0; i < c1.n; ++i) trace += c1(i, i) + c2(i, i);
+  return diff + trace - 2 * trace_sqrt;
+}
+
+// Fréchet distance between feature sets [n, d] and [m, d].
+template <class T>
+double frechet_distance(const Tensor<T>& x, const Tensor<T>& y) {
+  std::vector<double> mx, my;
+  Matrix cx, cy;
+  mean_and_covariance(x, mx, cx);
+  mean_and_covariance(y, my, cy);
+  return frechet_distance(mx, cx, my, cy);
+}
+
+namespace detail {
+// Mean over pairs (i from a, j from b) of f(distance^2), rows in parallel, summed in a
+// fixed order.
+template <class T, class F>
+double mean_pairwise(const Tensor<T>& a, const Tensor<T>& b, bool skip_diagonal, F f) {
+  const Tensor<T> x = a.contiguous(), y = b.contiguous();
+  const std::int64_t n = x.shape()[0], m = y.shape()[0], d = x.shape()[1];
+  std::vector<double> rows(static_cast<std::size_t>(n), 0.0);
+  parallel_for(0, n, 16, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      double s = 0;
+      for (std::int64_t j = 0; j < m; ++j) {
+        if (skip_diagonal && i == j) continue;
+        double d2 = 0;
+        for (std::int64_t k = 0; k < d; ++k) {
+          const double t = double(x.data()[i * d + k]) - double(y.data()[j * d + k]);
+          d2 += t * t;
+        }
+        s += f(d2);
+      }
+      rows[static_cast<std::size_t>(i)] = s;
+    }
+  });
+  double total = 0;
+  for (double r : rows) total += r;
+  return total / (double(n) * double(skip_diagonal ? m - 1 : m));
+}
+template <class T>
+void check_sets(const Tensor<T>& x, const Tensor<T>& y, const char* op) {
+  LATENT_CHECK(x.dim() == 2 && y.dim() == 2 && x.shape()[1] == y.shape()[1] && x.shape()[0] >= 2 && y.shape()[0] >= 2,
+               op, ": expects two sets [n >= 2, d] and [m >= 2, d], got ", x.shape(), " and ", y.shape());
+}
+}  // namespace detail
+
+template <class T>
+double energy_distance(const Tensor<T>& x, const Tensor<T>& y) {
+  detail::check_sets(x, y, "energy_distance");
+  auto dist = [](double d2) { return std::sqrt(d2); };
+  return 2 * detail::mean_pairwise(x, y, false, dist) - detail::mean_pairwise(x, x, true, dist) -
+         detail::mean_pairwise(y, y, true, dist);
+}
+
+template <class T>
+double mmd_squared(const Tensor<T>& x, const Tensor<T>& y, double bandwidth = 1.0) {
+  detail::check_sets(x, y, "mmd_squared");
+  LATENT_CHECK(bandwidth > 0, "mmd_squared: bandwidth must be positive, got ", bandwidth);
+  auto k = [bandwidth](double d2) { return std::exp(-d2 / (2 * bandwidth * bandwidth)); };
+  return detail::mean_pairwise(x, x, true, k) + detail::mean_pairwise(y, y, true, k) -
+         2 * detail::mean_pairwise(x, y, false, k);
+}
+
+}  // namespace latent::metrics
+// ---- latent/metrics/scores.hpp ----
+// Scores of generative models.
+//   Mode coverage on a mixture with known centres (unrolled-GAN / VEEGAN protocol): a
+//   sample is high quality when it lies within 3 standard deviations of some centre; a
+//   mode is covered when at least 1% of the samples lie within 3 standard deviations of it.
+//   Perplexity of a language model: exp(mean negative log-likelihood per token, in nats).
+//   Bits per dimension: negative log-likelihood in nats / (dims * ln 2).
+
+namespace latent::metrics {
+
+struct ModeCoverage {
+  int modes_covered = 0;
+  int modes_total = 0;
+  double high_quality = 0;  // fraction of samples near some centre
+};
+
+template <class T>
+ModeCoverage mode_coverage(const Tensor<T>& samples, const std::vector<std::array<double, 2>>& centres, double std) {
+  LATENT_CHECK(samples.dim() == 2 && samples.shape()[1] == 2, "mode_coverage: expects samples [n, 2], got ",
+               samples.shape());
+  LATENT_CHECK(!centres.empty() && std > 0, "mode_coverage: needs centres and a positive standard deviation");
+  const Tensor<T> s = samples.contiguous();
+  const std::int64_t n = s.shape()[0];
+  std::vector<std::int64_t> near(centres.size(), 0);
+  std::int64_t good = 0;
+  const double radius2 = 9 * std * std;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double x = double(s.data()[2 * i]), y = double(s.data()[2 * i + 1]);
+    bool any = false;
+    for (std::size_t c = 0; c < centres.size(); ++c) {
+      const double dx = x - centres[c][0], dy = y - centres[c][1];
+      if (dx * dx + dy * dy <= radius2) {
+        ++near[c];
+        any = true;
+      }
+    }
+    good += any;
+  }
+  ModeCoverage r;
+  r.modes_total = static_cast<int>(centres.size());
+  for (std::int64_t count : near) r.modes_covered += (n > 0 && double(count) >= 0.01 * double(n));
+  r.high_quality = n > 0 ? double(good) / double(n) : 0;
+  return r;
+}
+
+inline double perplexity(double mean_nll_nats) { return std::exp(mean_nll_nats); }
+
+inline double bits_per_dim(double nll_nats, std::int64_t dims) {
+  LATENT_CHECK(dims > 0, "bits_per_dim: dims must be positive, got ", dims);
+  return nll_nats / (double(dims) * std::log(2.0));
+}
+
+}  // namespace latent::metrics
+// ---- latent/train/checkpoint.hpp ----
+// Checkpoints: everything a training run needs to stop and carry on exactly where it was.
+//
+//   train::Checkpoint<float> ck;
+//   ck.add_model("model", net).add_optimizer("opt", opt).add_scheduler("sched", sched);
+//   ck.add_generator("rng", gen);
+//   ck.step = k;
+//   ck.metadata["epoch"] = "3";
+//   ck.save("run.safetensors");                  // atomic: the old file or the new, never half
+//
+//   auto ck = train::Checkpoint<float>::load("run.safetensors");
+//   ck.restore_model("model", net);              // load_state_dict, strict by default
+//   ck.restore_optimizer("opt", opt);
+//   ck.restore_scheduler("sched", sched);
+//   ck.restore_generator("rng", gen);
+//
+// A checkpoint is ONE safetensors file (io/safetensors.hpp). Every part has a name without
+// '/', and its entries are named by kind, part name and key:
+//
+//   model/<name>/<state key>          the model's tensors, in T's dtype (F32 or F64); its
+//                                     integer buffers (num_batches_tracked) as I64
+//   optim/<name>/tensor/<key>         optimiser state tensors ("state.3.exp_avg"), T's dtype
+//   optim/<name>/scalar/<key>         optimiser numbers ("state.3.step", "group.0.lr"), F64
+//                                     scalars, so every double comes back bit for bit
+//   sched/<name>/last_epoch           the scheduler's epoch, an I64 scalar
+//   rng/<name>/state                  a Generator's {seed, offset}: I64 [2] holding the bit
+//                                     patterns of the two uint64s, exact over the whole range
+//   step                              the training step counter, an I64 scalar
+//
+// The safetensors metadata holds the user's string -> string metadata, plus
+// "latent.checkpoint" = "1" (the format version). Keys starting with "latent." are reserved.
+//
+// Loading checks the whole file (safetensors' own checks, then every name, dtype and shape
+// above); anything unexpected is a latent::Error naming the file and the entry.
+
+namespace latent::train {
+
+namespace detail {
+
+inline constexpr const char* kCheckpointVersionKey = "latent.checkpoint";
+inline constexpr const char* kCheckpointVersion = "1";
+
+inline bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+inline void check_part_name(const char* kind, const std::string& name) {
+  LATENT_CHECK(!name.empty() && name.find('/') == std::string::npos, "checkpoint: invalid ", kind,
+               " name '", name, "' (names are non-empty and contain no '/')");
+}
+
+// uint64 <-> int64 by bit pattern (two's complement, as memcpy does it).
+inline std::int64_t bits_as_int64(std::uint64_t v) {
+  std::int64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+inline std::uint64_t bits_as_uint64(std::int64_t v) {
+  std::uint64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+
+template <class E>
+Tensor<E> vector_tensor(const std::vector<E>& values, const Shape& shape) {
+  Tensor<E> t(shape);
+  for (std::size_t i = 0; i < values.size(); ++i) t.data()[i] = values[i];
+  return t;
+}
+
+}  // namespace detail
+
+template <class T>
+class Checkpoint {
+ public:
+  std::int64_t step = 0;
+  std::map<std::string, std::string> metadata;  // the user's; keys "latent.*" are reserved
+
+  // The parts, by name (filled by add_* or load, read by restore_* or directly).
+  std::map<std::string, nn::StateDict<T>> models;
+  std::map<std::string, optim::OptimizerState<T>> optimizers;
+  std::map<std::string, std::int64_t> schedulers;  // last_epoch
+  std::map<std::string, GeneratorState> generators;
+  std::string source = "<memory>";  // the path it was loaded from, for messages
+
+  // ---- adding parts (each takes a snapshot: later training does not change it) ----
+  Checkpoint& add_model(const std::string& name, const nn::Module<T>& model) {
+    return add_model(name, model.state_dict());
+  }
+  Checkpoint& add_model(const std::string& name, const nn::StateDict<T>& state) {
+    check_new("model", name, models);
+    nn::StateDict<T> copy;
+    for (const auto& e : state.tensors) copy.tensors[e.first] = e.second.detach().clone();
+    for (const auto& e : state.integers) copy.integers[e.first] = e.second.clone();
+    models.emplace(name, std::move(copy));
+    return *this;
+  }
+  Checkpoint& add_optimizer(const std::string& name, const optim::Optimizer<T>& optimizer) {
+    return add_optimizer(name, optimizer.state_dict());
+  }
+  Checkpoint& add_optimizer(const std::string& name, const optim::OptimizerState<T>& state) {
+    check_new("optimizer", name, optimizers);
+    optim::OptimizerState<T> copy;
+    for (const auto& e : state.tensors) copy.tensors[e.first] = e.second.detach().clone();
+    copy.scalars = state.scalars;
+    optimizers.emplace(name, std::move(copy));
+    return *this;
+  }
+  Checkpoint& add_scheduler(const std::string& name, const optim::LRScheduler<T>& scheduler) {
+    check_new("scheduler", name, schedulers);
+    schedulers.emplace(name, scheduler.last_epoch());
+    return *this;
+  }
+  Checkpoint& add_generator(const std::string& name, const Generator& generator) {
+    check_new("generator", name, generators);
+    generators.emplace(name, generator.get_state());
+    return *this;
+  }
+
+  // ---- reading parts back ----
+  const nn::StateDict<T>& model(const std::string& name) const { return part("model", name, models); }
+  const optim::OptimizerState<T>& optimizer(const std::string& name) const {
+    return part("optimizer", name, optimizers);
+  }
+  std::int64_t scheduler(const std::string& name) const { return part("scheduler", name, schedulers); }
+  GeneratorState generator(const std::string& name) const { return part("generator", name, generators); }
+
+  void restore_model(const std::string& name, nn::Module<T>& model, bool strict = true) const {
+    model.load_state_dict(this->model(name), strict);
+  }
+  void restore_optimizer(const std::string& name, optim::Optimizer<T>& optimizer) const {
+    optimizer.load_state_dict(this->optimizer(name));
+  }
+  void restore_scheduler(const std::string& name, optim::LRScheduler<T>& scheduler) const {
+    scheduler.set_last_epoch(this->scheduler(name));
+  }
+  void restore_generator(const std::string& name, Generator& generator) const {
+    generator.set_state(this->generator(name));
+  }
+
+  // ---- the file ----
+  std::vector<std::uint8_t> to_bytes() const;
+  // Writes atomically (io::write_file_atomic): a crash leaves the previous file intact.
+  void save(const std::string& path) const { io::write_file_atomic(path, to_bytes()); }
+
+  static Checkpoint parse(std::vector<std::uint8_t> bytes, const std::string& source = "<memory>");
+  static Checkpoint parse(const std::uint8_t* data, std::size_t size, const std::string& source = "<memory>") {
+    LATENT_CHECK(data != nullptr || size == 0, "checkpoint: null data");
+    return parse(std::vector<std::uint8_t>(data, data + size), source);
+  }
+  static Checkpoint load(const std::string& path) { return parse(io::read_file(path), path); }
+
+ private:
+  template <class Map>
+  static void check_new(const char* kind, const std::string& name, const Map& parts) {
+    detail::check_part_name(kind, name);
+    LATENT_CHECK(!parts.count(name), "checkpoint: a ", kind, " named '", name, "' was already added");
+  }
+  template <class Map>
+  const typename Map::mapped_type& part(const char* kind, const std::string& name, const Map& parts) const {
+    const auto it = parts.find(name);
+    if (it == parts.end()) {
+      std::string have;
+      for (const auto& e : parts) have += (have.empty() ? "'" : ", '") + e.first + "'";
+      fail("checkpoint '", source, "' has no ", kind, " named '", name, "' (it has ",
+           have.empty() ? std::string("none") : have, ")");
+    }
+    return it->second;
+  }
+};
+
+template <class T>
+std::vector<std::uint8_t> Checkpoint<T>::to_bytes() const {
+  io::SafetensorsWriter out;
+  for (const auto& kv : metadata)
+    LATENT_CHECK(!detail::starts_with(kv.first, "latent."), "checkpoint: metadata key '", kv.first,
+                 "' is reserved (keys starting with 'latent.' belong to the format)");
+  out.metadata(metadata).metadata(detail::kCheckpointVersionKey, detail::kCheckpointVersion);
+  out.add("step", detail::vector_tensor<std::int64_t>({step}, Shape{}));
+  for (const auto& m : models) {
+    const std::string prefix = "model/" + m.first + "/";
+    for (const auto& t : m.second.tensors) out.add(prefix + t.first, t.second);
+    for (const auto& t : m.second.integers) {
+      LATENT_CHECK(!m.second.tensors.count(t.first), "checkpoint: model '", m.first, "' has both a tensor and an ",
+                   "integer buffer named '", t.first, "'");
+      out.add(prefix + t.first, t.second);
+    }
+  }
+  for (const auto& o : optimizers) {
+    const std::string prefix = "optim/" + o.first + "/";
+    for (const auto& t : o.second.tensors) out.add(prefix + "tensor/" + t.first, t.second);
+    for (const auto& s : o.second.scalars)
+      out.add(prefix + "scalar/" + s.first, detail::vector_tensor<double>({s.second}, Shape{}));
+  }
+  for (const auto& s : schedulers)
+    out.add("sched/" + s.first + "/last_epoch", detail::vector_tensor<std::int64_t>({s.second}, Shape{}));
+  for (const auto& g : generators) {
+    const std::vector<std::int64_t> state{detail::bits_as_int64(g.second.seed), detail::bits_as_int64(g.second.offset)};
+    out.add("rng/" + g.first + "/state", detail::vector_tensor<std::int64_t>(state, Shape{2}));
+  }
+  return out.to_bytes();
+}
+
+template <class T>
+Checkpoint<T> Checkpoint<T>::parse(std::vector<std::uint8_t> bytes, const std::string& source) {
+  const io::SafetensorsFile file = io::parse_safetensors(std::move(bytes), source);
+  Checkpoint ck;
+  ck.source = source;
+  const auto version = file.metadata.find(detail::kCheckpointVersionKey);
+  LATENT_CHECK(version != file.metadata.end(), "checkpoint '", source,
+               "' is a safetensors file but not a latent checkpoint (no '", detail::kCheckpointVersionKey,
+               "' in its metadata)");
+  LATENT_CHECK(version->second == detail::kCheckpointVersion, "checkpoint '", source, "' has format version '",
+               version->second, "'; this build reads version ", detail::kCheckpointVersion);
+  for (const auto& kv : file.metadata)
+    if (!detail::starts_with(kv.first, "latent.")) ck.metadata.insert(kv);
+
+  // A single integer (step, last_epoch): an integer dtype holding one element.
+  auto one_integer = [&](const std::string& key) {
+    const io::TensorEntry& e = file.entry(key);
+    LATENT_CHECK(!io::dtype_is_float(e.dtype) && e.numel() == 1, "checkpoint '", source, "': '", key,
+                 "' must hold one integer, got ", e.dtype_name(), " ", e.shape);
+    return file.get<std::int64_t>(key).data()[0];
+  };
+  bool has_step = false;
+  for (const auto& entry : file.tensors) {
+    const std::string& key = entry.first;
+    const io::TensorEntry& e = entry.second;
+    if (key == "step") {
+      ck.step = one_integer(key);
+      has_step = true;
+      continue;
+    }
+    const std::size_t slash1 = key.find('/');
+    const std::size_t slash2 = slash1 == std::string::npos ? slash1 : key.find('/', slash1 + 1);
+    LATENT_CHECK(slash2 != std::string::npos && slash2 > slash1 + 1 && slash2 + 1 < key.size(),
+                 "checkpoint '", source, "': unexpected entry '", key, "' (expected <kind>/<name>/<key>)");
+    const std::string kind = key.substr(0, slash1);
+    const std::string name = key.substr(slash1 + 1, slash2 - slash1 - 1);
+    const std::string rest = key.substr(slash2 + 1);
+    if (kind == "model") {
+      if (io::dtype_is_float(e.dtype))
+        ck.models[name].tensors[rest] = file.get<T>(key);
+      else
+        ck.models[name].integers[rest] = file.get<std::int64_t>(key);
+    } else if (kind == "optim") {
+      optim::OptimizerState<T>& state = ck.optimizers[name];
+      if (detail::starts_with(rest, "tensor/") && rest.size() > 7) {
+        LATENT_CHECK(io::dtype_is_float(e.dtype), "checkpoint '", source, "': optimiser tensor '", key,
+                     "' must be floating point, got ", e.dtype_name());
+        state.tensors[rest.substr(7)] = file.get<T>(key);
+      } else if (detail::starts_with(rest, "scalar/") && rest.size() > 7) {
+        LATENT_CHECK(io::dtype_is_float(e.dtype) && e.numel() == 1, "checkpoint '", source, "': optimiser scalar '",
+                     key, "' must hold one floating-point number, got ", e.dtype_name(), " ", e.shape);
+        state.scalars[rest.substr(7)] = file.get<double>(key).data()[0];
+      } else {
+        fail("checkpoint '", source, "': unexpected optimiser entry '", key,
+             "' (expected optim/<name>/tensor/<key> or optim/<name>/scalar/<key>)");
+      }
+    } else if (kind == "sched" && rest == "last_epoch") {
+      ck.schedulers[name] = one_integer(key);
+    } else if (kind == "rng" && rest == "state") {
+      LATENT_CHECK(e.dtype == io::Dtype::I64 && e.numel() == 2, "checkpoint '", source, "': '", key,
+                   "' must be I64 [2] (seed, offset), got ", e.dtype_name(), " ", e.shape);
+      const Tensor<std::int64_t> s = file.get<std::int64_t>(key);
+      ck.generators[name] = GeneratorState{detail::bits_as_uint64(s.data()[0]), detail::bits_as_uint64(s.data()[1])};
+    } else {
+      fail("checkpoint '", source, "': unexpected entry '", key,
+           "' (kinds are model/, optim/, sched/<name>/last_epoch and rng/<name>/state)");
+    }
+  }
+  LATENT_CHECK(has_step, "checkpoint '", source, "' has no 'step' entry");
+  return ck;
+}
+
+}  // namespace latent::train
+// ---- latent/train/cli.hpp ----
+// What every example's command line shares: the standard flags, --help, and the closing
+// `result:` line.
+//
+//   train::Args args("mlp_fashion", "An MLP classifier on Fashion-MNIST.");
+//   args.add("hidden", "256", "hidden layer width");      // example-specific flags
+//   args.parse(argc, argv);                               // exits after --help
+//   int epochs = args.get_int("epochs", 10);               // quick-aware defaults by hand
+//
+// Standard flags: --epochs N, --steps N, --batch-size N, --lr X, --threads N, --seed N,
+// --out DIR (default out/<example>), --save FILE, --resume FILE, --quick.
+
+#include <iostream>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>
+#endif
+
+namespace latent::train {
+
+class Args {
+ public:
+  Args(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {
+    add("epochs", "", "passes over the training data");
+    add("steps", "", "training steps (for step-based examples)");
+    add("batch-size", "", "examples per step");
+    add("lr", "", "learning rate");
+    add("threads", "", "threads for the library's loops (default: all cores)");
+    add("seed", "0", "random seed");
+    add("out", "out/" + program_, "folder for pictures, curves and checkpoints");
+    add("save", "", "write a checkpoint to this file at the end");
+    add("resume", "", "start from this checkpoint");
+    add("quick", "", "a run of a minute or less (for the demo and CI)", true);
+  }
+
+  // Declares a flag --name with a default value (empty: unset) and a help line.
+  Args& add(const std::string& name, const std::string& default_value, const std::string& help, bool is_switch = false) {
+    if (!flags_.count(name)) order_.push_back(name);
+    flags_[name] = {default_value, help, is_switch, false};
+    return *this;
+  }
+
+  void parse(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        print_help();
+        std::exit(0);
+      }
+      LATENT_CHECK(a.rfind("--", 0) == 0, program_, ": unexpected argument '", a, "' (see --help)");
+      a = a.substr(2);
+      std::string value;
+      const auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+      }
+      auto it = flags_.find(a);
+      LATENT_CHECK(it != flags_.end(), program_, ": unknown flag --", a, " (see --help)");
+      if (it->second.is_switch) {
+        value = value.empty() ? "1" : value;
+      } else if (eq == std::string::npos) {
+        LATENT_CHECK(i + 1 < argc, program_, ": --", a, " needs a value");
+        value = argv[++i];
+      }
+      it->second.value = value;
+      it->second.given = true;
+    }
+    if (has("threads")) set_num_threads(static_cast<int>(get_int("threads", 1)));
+  }
+
+  bool has(const std::string& name) const { return !flag(name).value.empty(); }
+  bool quick() const { return has("quick") && flag("quick").value != "0"; }
+  std::string get(const std::string& name, const std::string& fallback = "") const {
+    return has(name) ? flag(name).value : fallback;
+  }
+  std::int64_t get_int(const std::string& name, std::int64_t fallback) const {
+    if (!has(name)) return fallback;
+    char* end = nullptr;
+    const long long v = std::strtoll(flag(name).value.c_str(), &end, 10);
+    LATENT_CHECK(end && *end == '\0', program_, ": --", name, " expects an integer, got '", flag(name).value, "'");
+    return v;
+  }
+  double get_double(const std::string& name, double fallback) const {
+    if (!has(name)) return fallback;
+    char* end = nullptr;
+    const double v = std::strtod(flag(name).value.c_str(), &end);
+    LATENT_CHECK(end && *end == '\0', program_, ": --", name, " expects a number, got '", flag(name).value, "'");
+    return v;
+  }
+  // The output folder, created if needed.
+  std::string out_dir() const {
+    const std::string dir = get("out");
+    make_dirs(dir);
+    return dir;
+  }
+
+  void print_help() const {
+    std::cout << program_ << ": " << description_ << "\n\nflags:\n";
+    for (const std::string& name : order_) {
+      const Flag& f = flags_.at(name);
+      std::cout << "  --" << std::left << std::setw(14) << (name + (f.is_switch ? "" : " V")) << f.help;
+      if (!f.value.empty() && !f.is_switch) std::cout << " (default " << f.value << ")";
+      std::cout << "\n";
+    }
+  }
+
+  static void make_dirs(const std::string& path) {
+#if defined(__unix__) || defined(__APPLE__)
+    for (std::size_t i = 1; i <= path.size(); ++i)
+      if (i == path.size() || path[i] == '/') ::mkdir(path.substr(0, i).c_str(), 0755);
+#else
+    (void)path;
+#endif
+  }
+
+ private:
+  struct Flag {
+    std::string value, help;
+    bool is_switch, given;
+  };
+  const Flag& flag(const std::string& name) const {
+    auto it = flags_.find(name);
+    LATENT_CHECK(it != flags_.end(), program_, ": no flag --", name);
+    return it->second;
+  }
+  std::string program_, description_;
+  std::map<std::string, Flag> flags_;
+  std::vector<std::string> order_;
+};
+
+// Prints the closing line scripts read: "result: name=value name=value ...".
+inline void print_result(const std::vector<std::pair<std::string, double>>& figures) {
+  std::ostringstream line;
+  line << "result:";
+  for (const auto& f : figures) line << ' ' << f.first << '=' << std::setprecision(6) << f.second;
+  std::cout << line.str() << std::endl;
+}
+
+}  // namespace latent::train
