@@ -50,9 +50,21 @@ int main(int argc, char** argv) {
     return models::accuracy(model(x), y);
   };
 
+  // --resume: continue a saved run from the epoch after the one it stopped at.
+  std::int64_t first_epoch = 1;
+  if (args.has("resume")) {
+    const auto ck = train::Checkpoint<T>::load(args.get("resume"));
+    ck.restore_model("model", model);
+    ck.restore_optimizer("optimizer", opt);
+    ck.restore_scheduler("schedule", schedule);
+    ck.restore_generator("generator", gen);
+    first_epoch = ck.step + 1;
+    std::cout << "resumed from " << args.get("resume") << " after epoch " << ck.step << "\n";
+  }
+
   std::vector<double> train_loss, test_acc;
   const auto start = std::chrono::steady_clock::now();
-  for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
+  for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
     io::ProgressBar bar(static_cast<std::size_t>(loader.num_batches()), "epoch " + std::to_string(epoch));
     double total = 0;
     std::int64_t steps = 0;
@@ -98,10 +110,12 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 10; ++c) std::cout << std::setw(5) << confusion(r, c);
     std::cout << "  " << data::fashion_mnist_classes()[static_cast<std::size_t>(r)] << "\n";
   }
-  if (args.has("save")) {
-    io::SafetensorsWriter w;
-    for (const auto& p : model.state_dict().tensors) w.add(p.first, p.second);
-    w.write(args.get("save"));
+  if (args.has("save")) {  // everything needed to resume, after the last epoch
+    train::Checkpoint<T> ck;
+    ck.add_model("model", model).add_optimizer("optimizer", opt).add_scheduler("schedule", schedule);
+    ck.add_generator("generator", gen);
+    ck.step = epochs;
+    ck.save(args.get("save"));
   }
   std::cout << "pictures: " << out << "/learning_curve.svg, " << out << "/confusion.png, " << out << "/mistakes.png\n";
   train::print_result({{"test_acc", test_acc.back()}, {"seconds", seconds}});

@@ -71,9 +71,20 @@ int main(int argc, char** argv) {
     return std::array<double, 3>{loss / n, recon / n, kl / n};
   };
 
+  // --resume: continue a saved run from the epoch after the one it stopped at.
+  std::int64_t first_epoch = 1;
+  if (args.has("resume")) {
+    const auto ck = train::Checkpoint<T>::load(args.get("resume"));
+    ck.restore_model("model", vae);
+    ck.restore_optimizer("optimizer", opt);
+    ck.restore_generator("generator", gen);
+    first_epoch = ck.step + 1;
+    std::cout << "resumed from " << args.get("resume") << " after epoch " << ck.step << "\n";
+  }
+
   std::vector<double> train_curve, test_curve;
   const auto start = std::chrono::steady_clock::now();
-  for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
+  for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
     io::ProgressBar bar(static_cast<std::size_t>(loader.num_batches()), "epoch " + std::to_string(epoch));
     double total = 0;
     std::int64_t steps = 0;
@@ -94,6 +105,12 @@ int main(int argc, char** argv) {
               << test[1] << ", KL " << test[2] << ")" << std::endl;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (args.has("save")) {  // everything needed to resume, after the last epoch
+    train::Checkpoint<T> ck;
+    ck.add_model("model", vae).add_optimizer("optimizer", opt).add_generator("generator", gen);
+    ck.step = epochs;
+    ck.save(args.get("save"));
+  }
   const auto final_test = evaluate();
 
   // The importance-weighted log-likelihood on (part of) the test set.
