@@ -5199,8 +5199,8 @@ Tensor<T> Tensor<T>::reshape(const Shape& requested) const {
   const Shape shape = detail::infer_shape(requested, numel(), "reshape", shape_);
   Strides strides;
   if (detail::view_strides(shape_, strides_, shape, strides)) return view(shape);
-  Tensor<T> out = detail::contiguous_copy(*this).detach();
-  out = detail::strided_view(out, shape, contiguous_strides(shape), 0);
+  const Tensor<T> copy = detail::contiguous_copy(*this);
+  Tensor<T> out = detail::strided_view(copy, shape, contiguous_strides(shape), 0);
   const Shape in_shape = shape_;
   return record<T>(out, "reshape", {this}, [in_shape](const Tensor<T>& g) {
     return std::vector<Tensor<T>>{g.reshape(in_shape)};
