@@ -6,7 +6,8 @@
 //   LATENT_NO_OPENMP       run every loop on the calling thread even when OpenMP is on
 //   LATENT_SIMD_NONE       use only the scalar kernels (the readable reference)
 //   LATENT_SIMD_AVX2, LATENT_SIMD_AVX512, LATENT_SIMD_NEON
-//                          force one SIMD level (the compiler must allow it)
+//                          force one SIMD level (the compiler must allow it); AVX-512
+//                          is used only when asked for this way
 #pragma once
 
 #define LATENT_VERSION_MAJOR 0
@@ -39,9 +40,10 @@
 #define LATENT_SIMD_NONE 1
 #elif defined(LATENT_SIMD_AVX512) || defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_NEON)
 // forced by the user
-#elif defined(__AVX512F__) && defined(__FMA__)
-#define LATENT_SIMD_AVX512 1
 #elif defined(__AVX2__) && defined(__FMA__)
+// Also on AVX-512 machines: the AVX-512 kernels are compiled and tested for agreement with
+// the scalar ones only where such a CPU is at hand, so they are chosen by defining
+// LATENT_SIMD_AVX512 (with -mavx512f -mavx512bw -mavx512dq -mfma) until they have been.
 #define LATENT_SIMD_AVX2 1
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #define LATENT_SIMD_NEON 1
