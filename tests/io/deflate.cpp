@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -56,12 +58,7 @@ inline Bytes runs(std::size_t n, unsigned seed) {
 // The message of the latent::Error that f raises, or "<no error>".
 template <class F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const latent::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return latent_test::error_message(f, "<no error>");
 }
 
 inline bool contains(const std::string& text, const std::string& part) {

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -38,12 +40,7 @@ std::vector<T> values(const io::IdxData& idx) {
 }
 
 inline std::string parse_error(const Bytes& bytes) {
-  try {
-    io::parse_idx(bytes.data(), bytes.size(), "hand-made");
-  } catch (const latent::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return latent_test::error_message([&] { io::parse_idx(bytes.data(), bytes.size(), "hand-made"); }, "<no error>");
 }
 
 inline bool contains(const std::string& text, const std::string& part) {
@@ -125,12 +122,8 @@ TEST_CASE("io idx: hand-corrupted headers give clear errors") {
   gz[gz.size() - 6] ^= 1;
   CHECK(contains(parse_error(gz), "gzip: CRC-32 mismatch"));
   CHECK(contains(parse_error(Bytes{0x1f, 0x8b, 8}), "gzip: truncated"));
-  try {
-    io::read_idx(fixture_path("no-such-file-idx"));
-    FAIL("no error");
-  } catch (const latent::Error& e) {
-    CHECK(contains(e.what(), "read_file: cannot open '" + fixture_path("no-such-file-idx") + "'"));
-  }
+  CHECK(contains(latent_test::error_message([] { io::read_idx(fixture_path("no-such-file-idx")); }),
+                 "read_file: cannot open '" + fixture_path("no-such-file-idx") + "'"));
 }
 
 TEST_CASE("io idx: the real Fashion-MNIST files, when installed") {

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -15,12 +17,7 @@ using latent::io::Json;
 
 // The message of the error that parsing `text` raises ("" when it parses).
 inline std::string parse_error(const std::string& text) {
-  try {
-    Json::parse(text, "doc");
-  } catch (const latent::Error& e) {
-    return e.what();
-  }
-  return "";
+  return latent_test::error_message([&] { (void)Json::parse(text, "doc"); }, "");
 }
 
 }  // namespace json_test

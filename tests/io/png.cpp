@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -116,12 +118,7 @@ inline Bytes picture(std::size_t height, std::size_t width, std::size_t channels
 
 template <class F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const latent::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return latent_test::error_message(f, "<no error>");
 }
 
 }  // namespace png_test

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -107,18 +109,9 @@ TEST_CASE("io svg_plot: empty and flat plots still draw; bad input is an error; 
   CHECK(count(flat, "<polyline") == 1);
 
   io::LinePlot plot;
-  try {
-    plot.add("bad", {1, 2, 3}, {1, 2});
-    FAIL("no error");
-  } catch (const latent::Error& e) {
-    CHECK(std::string(e.what()) == "LinePlot::add: series 'bad' has 3 x values and 2 y values");
-  }
-  try {
-    plot.size(10, 10);
-    FAIL("no error");
-  } catch (const latent::Error& e) {
-    CHECK(std::string(e.what()).find("too small") != std::string::npos);
-  }
+  CHECK(latent_test::error_message([&] { plot.add("bad", {1, 2, 3}, {1, 2}); }) ==
+        "LinePlot::add: series 'bad' has 3 x values and 2 y values");
+  CHECK(latent_test::error_message([&] { plot.size(10, 10); }).find("too small") != std::string::npos);
 
   namespace fs = std::filesystem;
   const fs::path folder = fs::temp_directory_path() / ("latent_svg_test_" + std::to_string(std::random_device()()));

@@ -3,6 +3,8 @@
 // backward against the differentiable one, errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -19,12 +21,7 @@ constexpr double pi = 3.14159265358979323846;
 using Unary = std::function<Tensor<double>(const Tensor<double>&)>;
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 inline void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-14) {

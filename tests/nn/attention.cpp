@@ -2,6 +2,8 @@
 // L < S, boolean and additive masks, scale, dropout, derivatives, errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -19,12 +21,7 @@ template <class T>
 std::vector<T> values(const Tensor<T>& t) { return t.to_vector(); }
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 inline Tensor<double> input(const Shape& shape, std::uint64_t seed) {

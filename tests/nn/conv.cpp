@@ -3,6 +3,8 @@
 // independence, and argument errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -16,12 +18,7 @@ namespace conv_test {
 namespace F = latent::nn::functional;
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 template <class T>

@@ -1,6 +1,8 @@
 // embedding (lookup, accumulated row gradients, padding_idx) and one_hot.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cstdint>
@@ -16,12 +18,7 @@ template <class T>
 std::vector<T> values(const Tensor<T>& t) { return t.to_vector(); }
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 TEST_CASE("embedding looks up rows for indices of any shape") {

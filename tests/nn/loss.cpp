@@ -3,6 +3,8 @@
 // finite differences, the ELBO, GAN losses and gradient penalties, errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -17,12 +19,7 @@ namespace F = latent::nn::functional;
 using TensorList = std::vector<Tensor<double>>;
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 inline void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-14) {

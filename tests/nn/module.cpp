@@ -2,6 +2,8 @@
 // train/eval, zero_grad; Sequential and ModuleList naming.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cstdio>
@@ -82,12 +84,7 @@ TEST_CASE("strict loading reports every missing, unexpected and mismatched key a
   sd.tensors.erase("second.shift");
   sd.tensors["extra.weight"] = zeros<double>({1});
   sd.tensors["first.scale"] = zeros<double>({3});
-  std::string message;
-  try {
-    net.load_state_dict(sd);
-  } catch (const Error& e) {
-    message = e.what();
-  }
+  const std::string message = latent_test::error_message([&] { net.load_state_dict(sd); });
   CHECK(message ==
         "Net: load_state_dict failed:\n"
         "  missing keys:\n    second.shift\n"

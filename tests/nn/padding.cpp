@@ -2,6 +2,8 @@
 // first and second order, and argument errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <functional>
 #include <latent/latent.hpp>
 #include <string>
@@ -13,12 +15,7 @@ namespace padding_test {
 namespace F = latent::nn::functional;
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 inline Tensor<double> random(const Shape& shape, std::uint64_t seed) {

@@ -3,6 +3,8 @@
 // differentiable one, thread-count independence, errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -16,12 +18,7 @@ using namespace latent;
 namespace F = latent::nn::functional;
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 inline void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-14) {

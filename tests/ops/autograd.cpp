@@ -2,6 +2,8 @@
 // backward, grad mode, anomaly mode; and gradcheck/gradgradcheck over the basic ops.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -17,12 +19,7 @@ template <class T>
 std::vector<T> values(const Tensor<T>& t) { return t.to_vector(); }
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
+  return latent_test::error_message(fn, "no error");
 }
 
 // Random float64 input that requires grad.

@@ -1,6 +1,8 @@
 // Tensor<T>: creation, views of views, element access, printing, errors.
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <latent/latent.hpp>
 
 #include <string>
@@ -110,14 +112,7 @@ TEST_CASE("printing follows PyTorch's style") {
 
 TEST_CASE("bad shapes and indices raise latent::Error with clear messages") {
   const Tensor<float> a = zeros<float>({2, 3});
-  auto message = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto message = [](auto&& fn) { return latent_test::error_message(fn); };
   CHECK(message([&] { (void)a.reshape({4, 2}); }) ==
         "reshape: shape [4, 2] is invalid for input of shape [2, 3] (6 elements)");
   CHECK(message([&] { (void)a.transpose(0, 2); }) ==

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "../error_check.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -106,12 +108,7 @@ void check_resume_is_bitwise() {
 }
 
 inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return latent_test::error_message(fn, "(no error)");
 }
 
 }  // namespace checkpoint_test
