@@ -3,5 +3,6 @@
 #pragma once
 
 #include "metrics/distances.hpp"
+#include "metrics/fd_fashion.hpp"
 #include "metrics/linalg.hpp"
 #include "metrics/scores.hpp"

@@ -12,6 +12,7 @@
 #include "nn/lora.hpp"
 #include "nn/module.hpp"
 #include "nn/positional.hpp"
+#include "nn/quantize.hpp"
 #include "nn/serialize.hpp"
 #include "nn/spectral_norm.hpp"
 #include "nn/transformer.hpp"

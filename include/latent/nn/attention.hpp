@@ -20,9 +20,12 @@
 //
 // Incremental decoding: forward_step(x_new, cache) runs causal self-attention for new
 // positions given the keys and values of the earlier ones (KVCache), and appends its own;
-// it gives what the full causal forward gives at those positions.
+// it gives what the full causal forward gives at those positions. Without dropout it runs
+// the attention kernel (kernels/attention.hpp): one new query takes its decoding path, a
+// few take the blocked one with the causal triangle aligned to the end of the cache.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -30,6 +33,7 @@
 #include <string>
 
 #include "../core/random.hpp"
+#include "../ops/autograd.hpp"
 #include "../ops/binary_ops.hpp"
 #include "../ops/indexing.hpp"
 #include "../ops/join_ops.hpp"
@@ -47,8 +51,15 @@ namespace latent::nn {
 
 // The keys and values of the positions a layer has seen so far, [B, H, S, D] each
 // (undefined before the first step). One per attention layer; forward_step appends to it.
-// Appending concatenates (a copy of the S positions), so a copy of a cache is independent
-// of the original (beam search may fork caches freely) and gradients flow through it.
+//
+// Appending while a gradient must flow through the cache (grad mode on and a tensor that
+// requires one) concatenates, so the graph sees every step. Otherwise (decoding) k and v
+// are views of buffers with room for more positions, and a step writes its keys and
+// values into that room in place, past the end of the view, doubling the room when full:
+// a step then costs O(new positions), not O(S). It writes in place only when this cache's
+// view is the sole holder of its buffer, so a copy of a cache (beam search forks them,
+// GPTCache::truncate keeps a narrowed view) never sees another's appends: a shared
+// buffer is copied first.
 template <class T>
 struct KVCache {
   Tensor<T> k, v;
@@ -68,8 +79,44 @@ struct KVCache {
     }
     LATENT_CHECK(k.size(0) == k_new.size(0) && k.size(1) == k_new.size(1) && k.size(3) == k_new.size(3),
                  "KVCache: new keys of shape ", k_new.shape(), " do not continue the cached ", k.shape());
-    k = cat<T>({k, k_new}, 2);
-    v = cat<T>({v, v_new}, 2);
+    if (needs_grad<T>({&k, &v, &k_new, &v_new})) {
+      k = cat<T>({k, k_new}, 2);
+      v = cat<T>({v, v_new}, 2);
+      return;
+    }
+    k = grow(k, k_new);
+    v = grow(v, v_new);
+  }
+
+ private:
+  // Room for positions, when `cached` is a [B, H, S, D] view at the start of a buffer
+  // [B, H, room, D] that nothing else holds; 0 otherwise.
+  static std::int64_t room_of(const Tensor<T>& cached) {
+    const std::int64_t b = cached.size(0), h = cached.size(1), d = cached.size(3);
+    if (cached.storage().use_count() != 1 || cached.offset() != 0 || cached.stride(3) != 1 ||
+        cached.stride(2) != d || d == 0)
+      return 0;
+    const std::int64_t room = cached.stride(1) / d;
+    const bool layout = cached.stride(1) == room * d && cached.stride(0) == h * room * d;
+    return layout && cached.storage()->size() >= b * h * room * d ? room : 0;
+  }
+  // [B, H, positions, D] at the start of `buffer`'s storage, laid out as [B, H, room, D].
+  static Tensor<T> view_of(const Tensor<T>& buffer, const Shape& shape, std::int64_t room, std::int64_t first) {
+    const std::int64_t d = shape[3];
+    return Tensor<T>(buffer.storage(), shape, Strides{shape[1] * room * d, room * d, d, 1}, first * d);
+  }
+  // cached followed by fresh along dim 2, written in place when there is room.
+  static Tensor<T> grow(const Tensor<T>& cached, const Tensor<T>& fresh) {
+    const std::int64_t length = cached.size(2), total = length + fresh.size(2);
+    std::int64_t room = room_of(cached);  // before `buffer` holds the storage too
+    Tensor<T> buffer = cached;
+    if (room < total) {  // a new buffer with twice the room, the cached positions copied in
+      room = std::max<std::int64_t>({total, 2 * length, 16});
+      buffer = Tensor<T>(Shape{cached.size(0), cached.size(1), room, cached.size(3)});
+      latent::detail::copy_into(view_of(buffer, cached.shape(), room, 0), cached);
+    }
+    latent::detail::copy_into(view_of(buffer, fresh.shape(), room, length), fresh);
+    return view_of(buffer, Shape{cached.size(0), cached.size(1), total, cached.size(3)}, room, 0);
   }
 };
 
@@ -196,10 +243,16 @@ class MultiheadAttention : public Module<T> {
     const std::int64_t t = x_new.size(1);
     const auto qkv = split<T>(functional::linear(x_new, in_proj_weight, in_proj_bias), embed_dim_, -1);
     cache.append(attention_detail::split_heads(qkv[1], num_heads_), attention_detail::split_heads(qkv[2], num_heads_));
-    attention_detail::Masks<T> masks;
-    if (t > 1) masks.keep = attention_detail::cached_causal_keep_mask(t, cache.length());
-    const Tensor<T> y = attention_detail::attend(attention_detail::split_heads(qkv[0], num_heads_), cache.k, cache.v,
-                                                 masks, dropout_p(), gen_);
+    const Tensor<T> q = attention_detail::split_heads(qkv[0], num_heads_);
+    Tensor<T> y;
+    if (t > 1 && dropout_p() == 0.0) {  // the kernel, its triangle aligned to the bottom right
+      y = latent::detail::flash_attention(q, cache.k, cache.v, static_cast<T>(1.0 / std::sqrt(double(head_dim()))),
+                                          true, cache.length() - t);
+    } else {  // one query: no mask, so scaled_dot_product_attention runs the kernel's decoding path
+      attention_detail::Masks<T> masks;
+      if (t > 1) masks.keep = attention_detail::cached_causal_keep_mask(t, cache.length());
+      y = attention_detail::attend(q, cache.k, cache.v, masks, dropout_p(), gen_);
+    }
     return out_proj->forward(attention_detail::merge_heads(y));
   }
 
@@ -292,7 +345,10 @@ class MultiheadAttention : public Module<T> {
     Tensor<T> y;
     if (need_weights) {
       Tensor<T> w = attention_detail::attention_weights(q, k, masks, dropout_p(), gen_);
-      y = matmul(w, v);
+      // Without masks or dropout, forward() runs the attention kernel; the output here comes
+      // from it too, so that both give the same bits.
+      const bool kernel = !masks.keep.defined() && !masks.additive.defined() && dropout_p() == 0.0;
+      y = kernel ? attention_detail::attend(q, k, v, masks, 0.0, gen_) : matmul(w, v);
       result.weights = average_weights ? w.mean(1) : w;
       if (unbatched) result.weights = result.weights.squeeze(0);
     } else {

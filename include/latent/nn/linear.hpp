@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "functional/linear.hpp"
@@ -15,6 +16,10 @@ template <class T>
 class Linear : public Module<T> {
  public:
   Tensor<T> weight, bias;
+  // A module that computes this layer's forward in its place, when set: an int8 copy of
+  // it (nn/quantize.hpp's quantize_int8) or a LoRA adapter around it (nn/lora.hpp). It is
+  // not a registered submodule: the state dict and parameters stay this layer's own.
+  std::shared_ptr<Module<T>> replacement;
 
   Linear(std::int64_t in_features, std::int64_t out_features, Generator& gen, bool with_bias = true)
       : in_(in_features), out_(out_features) {
@@ -37,6 +42,7 @@ class Linear : public Module<T> {
   Tensor<T> forward(const Tensor<T>& x) override {
     LATENT_CHECK(x.dim() >= 1 && x.shape()[x.dim() - 1] == in_, "Linear: expects inputs [..., ", in_, "], got ",
                  x.shape());
+    if (replacement) return replacement->forward(x);
     return functional::linear(x, weight, bias);
   }
 
