@@ -1,22 +1,31 @@
 // gan_2d: GANs on the two classic 2-D testbeds, 8 Gaussians on a ring (radius 2, std 0.02)
 // and 25 on a grid ({-4,-2,0,2,4}^2, std 0.05), each trained with three objectives:
-//   ns      the non-saturating GAN (BCE discriminator, -log D(G(z)) for the generator)
-//   wgangp  WGAN-GP: a Wasserstein critic with the gradient penalty (lambda 10), 5 critic
-//           steps per generator step
-//   hinge   the hinge loss with spectral normalisation on every critic layer
-// The generator maps 2-D Gaussian noise through an MLP (3 hidden ReLU layers) to the
-// plane; the critic is the same MLP with one output. Adam with betas (0.5, 0.9) (the
-// WGAN-GP paper's), the learning rate decayed linearly to 0; samples are drawn with an
-// exponential moving average of the generator's weights.
+//   ns      the non-saturating GAN (BCE discriminator, -log D(G(z)) for the generator),
+//           one discriminator step per generator step
+//   wgangp  WGAN-GP: a Wasserstein critic with the gradient penalty, 5 critic steps per
+//           generator step
+//   hinge   the hinge loss with spectral normalisation on every critic layer, 5 critic
+//           steps per generator step (SNGAN's n_dis)
+// The generator maps 2-D Gaussian noise through an MLP (3 hidden layers of 128, ReLU) to
+// the plane; the critic is the same MLP with one output. Adam with betas (0.5, 0.9) (the
+// WGAN-GP paper's), lr 2e-3 decayed linearly to 0, batch 256; samples are drawn with an
+// exponential moving average of the generator's weights (decay 0.999, warmed up). The
+// networks see the points divided by 1.414 (ring) or 2.828 (grid), about unit size, as
+// in the WGAN-GP authors' toy code; samples are scaled back before scoring.
+//
+// The penalty weight: lambda = 0.1 by default, not the paper's 10. The authors' own toy
+// code uses 0.1 ("smaller lambda seems to help for toy tasks"), and here with 10 the
+// critic cannot carve 25 wells of std 0.05 / 2.828 with slopes held at 1: the grid run
+// ends as a diffuse cloud (0/25 modes; try --gp 10), while the ring still works.
 //
 // Scored as in the unrolled-GAN and VEEGAN papers on 10,000 samples: a mode is covered
 // when at least 1% of the samples lie within 3 std of its centre; the high-quality share
 // is the fraction of samples within 3 std of some centre. Pictures: for each objective
-// and testbed a strip of snapshots of the samples over training (grey dots: the centres),
-// and the losses.
+// and testbed a strip of 6 snapshots of the samples over training (orange: the
+// centres), and the losses. The same scores over training are printed after each run.
 //
 //   ./gan_2d                                      # all six runs
-//   ./gan_2d --objective wgangp --testbed ring    # one of them
+//   ./gan_2d --objective wgangp --testbed ring    # one of them (also --objective minimax)
 //   ./gan_2d --quick                              # all six, briefly
 #include <latent/latent.hpp>
 #include <latent/models.hpp>

@@ -35,6 +35,7 @@
 
 #include "../core/error.hpp"
 #include "../core/random.hpp"
+#include "../ops/shape_ops.hpp"  // Tensor::contiguous, which the sampler chain uses
 #include "../tensor/creation.hpp"
 #include "token.hpp"
 
