@@ -54,10 +54,21 @@ inline void write_error_and_exit(const char* message) {
   ::_exit(3);
 }
 
+// What running fn in a child process came to: whether it raised a latent error (and its
+// message). A child that crashes or exits otherwise raised nothing.
+struct ChildOutcome {
+  bool raised = false;
+  std::string message;
+};
+
 template <class Fn>
-std::string error_message(Fn&& fn, const std::string& none = "no error") {
+ChildOutcome run_in_child(Fn&& fn) {
+  ChildOutcome outcome;
   int fds[2];
-  if (::pipe(fds) != 0) return "error_message: pipe failed";
+  if (::pipe(fds) != 0) {
+    outcome.message = "run_in_child: pipe failed";
+    return outcome;
+  }
   const pid_t child = ::fork();
   if (child == 0) {
     ::close(fds[0]);
@@ -67,16 +78,23 @@ std::string error_message(Fn&& fn, const std::string& none = "no error") {
     ::_exit(0);
   }
   ::close(fds[1]);
-  std::string message;
   char buffer[512];
   ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) message.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) outcome.message.append(buffer, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
   ::waitpid(child, &status, 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) return message;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return none;
-  return "error_message: the child process crashed (status " + std::to_string(status) + ")";
+  outcome.raised = WIFEXITED(status) && WEXITSTATUS(status) == 3;
+  if (!outcome.raised && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    outcome.message = "the child process crashed (status " + std::to_string(status) + ")";
+  return outcome;
+}
+
+template <class Fn>
+std::string error_message(Fn&& fn, const std::string& none = "no error") {
+  ChildOutcome outcome = run_in_child(fn);
+  if (outcome.raised) return outcome.message;
+  return outcome.message.empty() ? none : outcome.message;
 }
 
 #endif
