@@ -1,5 +1,11 @@
 # Settings for the project's own programs (tests, examples, benchmarks, tools), never for
-# the installed latent::latent target: warnings, and -march=native when LATENT_NATIVE.
+# the installed latent::latent target: warnings, -march=native when LATENT_NATIVE, and
+# for GCC the two flags that let it vectorise elementwise loops at -O2 (docs/performance.md):
+#   -fvect-cost-model=dynamic  GCC 12's -O2 skips every loop whose trip count it does not
+#                              know (x[i] * y[i] over n elements stays scalar)
+#   -fno-trapping-math         a select such as v > 0 ? v : slope * v is vectorised only
+#                              when a compare may not trap (clang's default); the values
+#                              computed are the same, only floating-point flags could differ
 include(CheckCXXCompilerFlag)
 
 if(LATENT_NATIVE)
@@ -12,7 +18,11 @@ function(latent_own_target target)
     CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
-  elseif(MSVC)
+  endif()
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -fvect-cost-model=dynamic -fno-trapping-math)
+  endif()
+  if(MSVC)
     target_compile_options(${target} PRIVATE /W4 /permissive-)
   endif()
   if(LATENT_NATIVE AND LATENT_COMPILER_HAS_MARCH_NATIVE)

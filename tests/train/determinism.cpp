@@ -69,6 +69,106 @@ inline Run vae_run(std::uint64_t seed) {
           [s] { return s->model.parameters(); }, s};
 }
 
+// DCGAN at 16x16 with narrow layers: a discriminator step (non-saturating) then a
+// generator step, as the dcgan_fashion example does; convolutions and batch norm.
+inline Run dcgan_run(std::uint64_t seed) {
+  struct State {
+    Generator gen;
+    models::DCGANConfig config;
+    models::DCGANGenerator<T> g;
+    models::DCGANDiscriminator<T> d;
+    optim::Adam<T> opt_g, opt_d;
+    Tensor<T> real;
+    static models::DCGANConfig small() {
+      models::DCGANConfig c;
+      c.n_z = 16;
+      c.g_width = 16;
+      c.d_width = 8;
+      c.image_size = 16;
+      return c;
+    }
+    explicit State(std::uint64_t seed)
+        : gen(seed), config(small()), g(config, gen), d(config, gen),
+          opt_g(g.parameters(), optim::AdamOptions().lr(2e-4).betas(0.5, 0.999)),
+          opt_d(d.parameters(), optim::AdamOptions().lr(2e-4).betas(0.5, 0.999)),
+          real(rand<T>({16, 1, 16, 16}, gen, -1.0f, 1.0f)) {}
+  };
+  auto s = std::make_shared<State>(seed);
+  return {[s] {
+            const models::GanStepOptions options;
+            auto critic = [s](const Tensor<T>& x) { return s->d.forward(x); };
+            const Tensor<T> fake = s->g.sample(16, s->gen);
+            models::discriminator_step(critic, s->opt_d, s->real, fake, options, s->gen);
+            models::generator_step([s] { return s->g.sample(16, s->gen); }, critic, s->opt_g, options);
+          },
+          [s] {
+            std::vector<Tensor<T>> all = s->g.parameters();
+            for (const Tensor<T>& p : s->d.parameters()) all.push_back(p);
+            return all;
+          },
+          s};
+}
+
+// A 2-layer GPT on random tokens: cross-entropy, AdamW.
+inline Run gpt_run(std::uint64_t seed) {
+  struct State {
+    Generator gen;
+    models::GPT<T> model;
+    optim::AdamW<T> opt;
+    Tensor<std::int64_t> idx, targets;
+    static models::GPTConfig small() {
+      models::GPTConfig c;
+      c.vocab_size = 40;
+      c.block_size = 16;
+      c.n_layer = 2;
+      c.n_head = 2;
+      c.n_embd = 32;
+      return c;
+    }
+    explicit State(std::uint64_t seed)
+        : gen(seed), model(small(), gen), opt(model.parameters(), optim::AdamWOptions().lr(1e-3).weight_decay(0.1)),
+          idx(randint(0, 40, {4, 16}, gen)), targets(randint(0, 40, {4, 16}, gen)) {}
+  };
+  auto s = std::make_shared<State>(seed);
+  return {[s] {
+            s->opt.zero_grad();
+            s->model.loss(s->idx, s->targets).backward();
+            s->opt.step();
+          },
+          [s] { return s->model.parameters(); }, s};
+}
+
+// The DDPM loss (random timesteps and noise from the run's generator) on a narrow U-Net at
+// 8x8: GroupNorm, SiLU, convolutions, attention, skips.
+inline Run ddpm_run(std::uint64_t seed) {
+  struct State {
+    Generator gen;
+    models::UNet<T> model;
+    models::DDPM<T> ddpm;
+    optim::Adam<T> opt;
+    Tensor<T> x0;
+    static models::UNetConfig small() {
+      models::UNetConfig c;
+      c.c1 = 8;
+      c.c2 = 16;
+      c.t_sin_dim = 8;
+      c.t_dim = 16;
+      c.groups = 4;
+      return c;
+    }
+    explicit State(std::uint64_t seed)
+        : gen(seed), model(small(), gen), opt(model.parameters(), optim::AdamOptions().lr(2e-4)),
+          x0(rand<T>({4, 1, 8, 8}, gen, -1.0f, 1.0f)) {}
+  };
+  auto s = std::make_shared<State>(seed);
+  return {[s] {
+            s->opt.zero_grad();
+            s->ddpm.loss(models::as_denoiser<T>(s->model), s->x0, s->gen).backward();
+            s->opt.step();
+          },
+          [s] { return s->model.parameters(); }, s};
+}
+
 // All parameters, concatenated, as raw bits.
 inline std::vector<T> flat_parameters(const Run& run) {
   std::vector<T> out;
@@ -121,10 +221,16 @@ TEST_CASE("determinism: every family trains bitwise identically at 1 and 2 threa
   using namespace determinism_test;
   check_family("mlp", mlp_run, 5);
   check_family("vae", vae_run, 5);
+  check_family("dcgan", dcgan_run, 3);
+  check_family("gpt", gpt_run, 3);
+  check_family("ddpm", ddpm_run, 3);
 }
 
 TEST_CASE("memory: 1,000 training steps of every family after warm-up make no system allocation") {
   using namespace determinism_test;
   check_flat_memory("mlp", mlp_run, 1000);
   check_flat_memory("vae", vae_run, 1000);
+  check_flat_memory("dcgan", dcgan_run, 1000);
+  check_flat_memory("gpt", gpt_run, 1000);
+  check_flat_memory("ddpm", ddpm_run, 1000);
 }
