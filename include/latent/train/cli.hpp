@@ -10,6 +10,7 @@
 // --out DIR (default out/<example>), --save FILE, --resume FILE, --quick.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -109,9 +110,12 @@ class Args {
 
   void print_help() const {
     std::cout << program_ << ": " << description_ << "\n\nflags:\n";
+    const auto label = [this](const std::string& name) { return name + (flags_.at(name).is_switch ? "" : " V"); };
+    std::size_t width = 14;  // the label column fits the longest flag, plus two spaces
+    for (const std::string& name : order_) width = std::max(width, label(name).size() + 2);
     for (const std::string& name : order_) {
       const Flag& f = flags_.at(name);
-      std::cout << "  --" << std::left << std::setw(14) << (name + (f.is_switch ? "" : " V")) << f.help;
+      std::cout << "  --" << std::left << std::setw(static_cast<int>(width)) << label(name) << f.help;
       if (!f.value.empty() && !f.is_switch) std::cout << " (default " << f.value << ")";
       std::cout << "\n";
     }
