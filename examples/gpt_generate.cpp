@@ -1,7 +1,7 @@
 // gpt_generate: text from a GPT saved by gpt_text (its model.safetensors, or a --save
 // checkpoint), after a prompt, with any sampler chain, with beam search, or with
-// speculative decoding against a smaller draft model; prints the tokens per second and,
-// for speculative decoding, the draft's acceptance rate.
+// speculative decoding against a smaller draft model; prints the tokens per second, the
+// bytes of the key/value cache and, for speculative decoding, the draft's acceptance rate.
 //
 //   ./gpt_generate --prompt "The " --temperature 0.8 --top-k 40
 //   ./gpt_generate --repetition-penalty 1.2 --top-p 0.9 --min-p 0.05 --samples 3
@@ -9,6 +9,7 @@
 //   ./gpt_generate --beam 4 --tokens 40 --length-penalty 1
 //   ./gpt_text --size tiny --out out/gpt_draft          # once: train a draft model
 //   ./gpt_generate --draft out/gpt_draft/model.safetensors --draft-tokens 4
+//   ./gpt_generate --int8 --int8-kv                     # int8 weights and key/value cache
 //
 // The sampler chain runs in the order inference engines use: repetition and frequency
 // penalties, temperature, top-k, top-p, min-p (sample/token.hpp).
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace latent;
@@ -84,6 +86,27 @@ Loaded load(const std::string& path, Generator& gen, const train::Args& args) {
     options.int8_activations = args.has("int8-activations");
     std::cout << path << ": " << nn::quantize_int8(*out.model, options) << " Linear layers quantised to int8\n";
   }
+  if (args.has("int8-kv")) out.model->use_int8_kv_cache();  // keys and values as int8, a scale per position
+  return out;
+}
+
+// The bytes of the key/value cache that holds `tokens` (the window the model sees of
+// them), in float and as int8: the cache that generation ended with, and its alternative.
+std::pair<std::int64_t, std::int64_t> cache_bytes(models::GPT<T>& model, const Tokens& tokens) {
+  NoGradGuard no_grad;
+  const auto n = static_cast<std::int64_t>(tokens.size());
+  const std::int64_t start = models::window_start(n, model.config().block_size);
+  const Tensor<std::int64_t> ids = tensor<std::int64_t>(Tokens(tokens.begin() + start, tokens.end()), Shape{1, n - start});
+  models::GPTCache<T> in_float, in_int8;
+  in_int8.int8 = true;
+  model.forward(ids, in_float);
+  model.forward(ids, in_int8);
+  return {in_float.nbytes(), in_int8.nbytes()};
+}
+
+Tokens joined(const Tokens& a, const Tokens& b) {
+  Tokens out = a;
+  out.insert(out.end(), b.begin(), b.end());
   return out;
 }
 
@@ -123,6 +146,8 @@ int main(int argc, char** argv) {
   args.add("draft-tokens", "4", "speculative decoding: tokens the draft proposes per round");
   args.add("int8", "", "quantise the Linear weights to int8 (per output channel) for inference", true);
   args.add("int8-activations", "", "with --int8: quantise the activations per row too", true);
+  args.add("int8-kv", "", "keep the key/value cache as int8 (a scale per position): about a quarter of the memory",
+           true);
   args.parse(argc, argv);
   Generator gen(static_cast<std::uint64_t>(args.get_int("seed", 0)));
   const std::int64_t new_tokens = args.get_int("tokens", args.quick() ? 100 : 300);
@@ -141,6 +166,7 @@ int main(int argc, char** argv) {
             << tok.vocab_size() << std::endl;
 
   std::vector<std::pair<std::string, double>> figures;
+  Tokens last;  // the prompt and the tokens of the last (or best) output
   if (args.has("beam")) {
     // Beam search: the most likely continuations (length-normalised), best first.
     sample::BeamSearchOptions o;
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
     std::printf("beam search of width %lld: %.0f tokens/s of the best hypothesis, %.0f positions/s through the "
                 "model\n", static_cast<long long>(o.beam_width), rate, double(next.tokens_run()) / seconds);
     figures = {{"gen_tokens_per_s", rate}, {"best_score", beams.front().score}};
+    last = joined(prompt, beams.front().tokens);
   } else if (args.has("draft")) {
     // Speculative decoding, against plain sampling of the target with the same chain.
     Loaded draft = load(args.get("draft"), gen, args);
@@ -183,6 +210,7 @@ int main(int argc, char** argv) {
       accepted += r.accepted;
       std::cout << "---- speculative sample " << s + 1 << " (acceptance " << r.acceptance_rate() << ") ----\n"
                 << tok.decode(prompt) << tok.decode(r.tokens) << "\n";
+      last = joined(prompt, r.tokens);
     }
     const double acceptance = proposed ? double(accepted) / double(proposed) : 0.0;
     const double plain_rate = double(plain_tokens) / plain_seconds, spec_rate = double(spec_tokens) / spec_seconds;
@@ -201,10 +229,18 @@ int main(int argc, char** argv) {
       seconds += seconds_since(start);
       produced += static_cast<std::int64_t>(t.size());
       std::cout << "---- sample " << s + 1 << " ----\n" << tok.decode(prompt) << tok.decode(t) << "\n";
+      last = joined(prompt, t);
     }
     std::printf("%.0f tokens/s\n", double(produced) / seconds);
     figures = {{"gen_tokens_per_s", double(produced) / seconds}};
   }
+  const auto bytes = cache_bytes(*target.model, last);
+  std::printf("key/value cache (%s) at the end: %lld bytes; in float %lld, as int8 %lld (%.2fx smaller)\n",
+              target.model->int8_kv_cache() ? "int8" : "float",
+              static_cast<long long>(target.model->int8_kv_cache() ? bytes.second : bytes.first),
+              static_cast<long long>(bytes.first), static_cast<long long>(bytes.second),
+              double(bytes.first) / double(bytes.second));
+  figures.push_back({"kv_cache_bytes", double(target.model->int8_kv_cache() ? bytes.second : bytes.first)});
   train::print_result(figures);
   return 0;
 }

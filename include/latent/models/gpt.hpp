@@ -22,6 +22,10 @@
 // and speculative decoding take (sample/beam.hpp, sample/speculative.hpp): it keeps the
 // caches of recent calls and resumes from the one sharing the longest prefix with the new
 // call, truncating it where the tokens differ (a rejected speculation, another beam).
+// A cache may hold its keys and values as int8 with one scale per position (GPTCache::
+// int8, nn::Int8KVCache): about a quarter of the memory, the logits a little perturbed;
+// use_int8_kv_cache() makes the caches of generate(), GPTLogits, beam search and
+// speculative decoding so.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../io/safetensors.hpp"
@@ -40,6 +45,7 @@
 #include "../nn/functional/linear.hpp"
 #include "../nn/init.hpp"
 #include "../nn/layers.hpp"
+#include "../nn/quantize.hpp"
 #include "../nn/transformer.hpp"
 #include "../ops/grad_mode.hpp"
 #include "../ops/join_ops.hpp"
@@ -72,15 +78,26 @@ inline std::int64_t window_start(std::int64_t length, std::int64_t block_size) {
   return (length - block_size + hop - 1) / hop * hop;
 }
 
-// The keys and values of every block for the positions seen so far.
+// The keys and values of every block for the positions seen so far: in T (layers), or,
+// with int8 set before the first forward, as int8 rows with one scale per position
+// (int8_layers; see nn::Int8KVCache).
 template <class T>
 struct GPTCache {
   std::vector<nn::KVCache<T>> layers;
+  std::vector<nn::Int8KVCache<T>> int8_layers;
+  bool int8 = false;
 
-  std::int64_t length() const { return layers.empty() ? 0 : layers.front().length(); }
-  void clear() { layers.clear(); }
-  // Forgets the positions from n on. The kept part is a view, and the next append copies
-  // it, so other copies of this cache are unaffected.
+  std::int64_t length() const {
+    if (!layers.empty()) return layers.front().length();
+    return int8_layers.empty() ? 0 : int8_layers.front().length();
+  }
+  // Forgets every position (the choice of int8 stays).
+  void clear() {
+    layers.clear();
+    int8_layers.clear();
+  }
+  // Forgets the positions from n on. A float cache keeps a view, and the next append
+  // copies it, so other copies of this cache are unaffected; an int8 one owns its rows.
   void truncate(std::int64_t n) {
     LATENT_CHECK(n >= 0 && n <= length(), "GPTCache::truncate: cannot keep ", n, " of ", length(), " positions");
     if (n == length()) return;
@@ -89,6 +106,15 @@ struct GPTCache {
       c.k = c.k.narrow(2, 0, n);
       c.v = c.v.narrow(2, 0, n);
     }
+    for (nn::Int8KVCache<T>& c : int8_layers) c.truncate(n);
+  }
+  // Bytes of the keys and values of the positions held (and, for int8, their scales).
+  std::int64_t nbytes() const {
+    std::int64_t n = 0;
+    for (const nn::KVCache<T>& c : layers)
+      n += (c.k.defined() ? c.k.numel() + c.v.numel() : 0) * static_cast<std::int64_t>(sizeof(T));
+    for (const nn::Int8KVCache<T>& c : int8_layers) n += c.nbytes();
+    return n;
   }
 };
 
@@ -158,7 +184,18 @@ class GPT : public nn::Module<T> {
   // idx [B, T] -> logits [B, T, vocab].
   Tensor<T> forward(const Tensor<std::int64_t>& idx) { return run(idx, nullptr); }
   // idx [B, T] continues the cache.length() positions in `cache`, which it extends.
+  // An int8 cache (cache.int8) is for inference: run it under NoGradGuard.
   Tensor<T> forward(const Tensor<std::int64_t>& idx, GPTCache<T>& cache) { return run(idx, &cache); }
+
+  // Whether the caches that make_cache() gives, and so those of generate(), GPTLogits,
+  // beam_search() and speculative_generate(), keep keys and values as int8 (off by default).
+  void use_int8_kv_cache(bool on = true) { int8_kv_cache_ = on; }
+  bool int8_kv_cache() const { return int8_kv_cache_; }
+  GPTCache<T> make_cache() const {
+    GPTCache<T> cache;
+    cache.int8 = int8_kv_cache_;
+    return cache;
+  }
   using nn::Module<T>::forward;
 
   // The mean next-token cross-entropy of targets [B, T] (usually idx shifted by one).
@@ -196,17 +233,37 @@ class GPT : public nn::Module<T> {
     Tensor<T> x = wte->forward(idx);
     if (wpe) x = x + wpe->forward(arange<std::int64_t>(start, start + length));
     if (this->is_training() && config_.dropout > 0) x = nn::functional::dropout(x, config_.dropout, true, *gen_);
-    if (cache && cache->layers.empty()) cache->layers.resize(block_list_.size());
-    LATENT_CHECK(!cache || cache->layers.size() == block_list_.size(), "GPT: a cache of ", cache->layers.size(),
-                 " layers for a model of ", block_list_.size());
-    for (std::size_t l = 0; l < block_list_.size(); ++l)
-      x = cache ? block_list_[l]->forward_step(x, cache->layers[l]) : block_list_[l]->forward(x);
+    if (!cache) {
+      for (const auto& block : block_list_) x = block->forward(x);
+      return lm_head->forward(ln_f->forward(x));
+    }
+    LATENT_CHECK(cache->int8 ? cache->layers.empty() : cache->int8_layers.empty(), "GPT: the cache holds ",
+                 cache->int8 ? "float" : "int8", " keys and values but int8 is ", cache->int8 ? "set" : "unset",
+                 "; set it before the first forward, or clear() the cache");
+    if (cache->length() == 0) {
+      cache->layers.assign(cache->int8 ? 0 : block_list_.size(), nn::KVCache<T>());
+      cache->int8_layers.assign(cache->int8 ? block_list_.size() : 0, nn::Int8KVCache<T>());
+    }
+    const std::size_t layers = cache->int8 ? cache->int8_layers.size() : cache->layers.size();
+    LATENT_CHECK(layers == block_list_.size(), "GPT: a cache of ", layers, " layers for a model of ",
+                 block_list_.size());
+    for (std::size_t l = 0; l < block_list_.size(); ++l) {
+      if (!cache->int8) {
+        x = block_list_[l]->forward_step(x, cache->layers[l]);
+        continue;
+      }
+      nn::Int8KVCache<T>& quantized = cache->int8_layers[l];
+      nn::KVCache<T> step = quantized.dequantized(length);  // the earlier positions in float, room for these
+      x = block_list_[l]->forward_step(x, step);
+      quantized.append_from(step);
+    }
     return lm_head->forward(ln_f->forward(x));
   }
 
   GPTConfig config_;
   Generator* gen_;
   std::vector<std::shared_ptr<nn::TransformerBlock<T>>> block_list_;
+  bool int8_kv_cache_ = false;
 };
 
 namespace gpt_detail {
@@ -288,14 +345,20 @@ class GPTLogits {
     Entry* best = nullptr;
     std::size_t common_best = 0;
     for (Entry& e : entries_) {
-      if (e.start != start) continue;
+      if (e.start != start || e.cache.int8 != model_.int8_kv_cache()) continue;
       std::size_t common = 0;
       const std::size_t limit = std::min({reusable, e.window.size(), window.size()});
       while (common < limit && e.window[common] == window[common]) ++common;
       if (!best || common > common_best) best = &e, common_best = common;
     }
-    GPTCache<T> cache;
-    if (best) {
+    GPTCache<T> cache = model_.make_cache();
+    if (best && entries_.size() >= max_cached_ && best == &entries_.front()) {
+      // The oldest entry, which this call's would push out: its cache is taken, not
+      // copied, so that the new positions are appended in place.
+      cache = std::move(best->cache);
+      entries_.erase(entries_.begin());
+      cache.truncate(static_cast<std::int64_t>(common_best));
+    } else if (best) {
       cache = best->cache;
       cache.truncate(static_cast<std::int64_t>(common_best));
     }
@@ -303,7 +366,7 @@ class GPTLogits {
     const auto f = static_cast<std::int64_t>(fresh.size());
     const Tensor<T> out = model_.forward(tensor<std::int64_t>(fresh, Shape{1, f}), cache).select(0, 0);
     tokens_run_ += f;
-    remember(Entry{start, window, cache});
+    remember(Entry{start, window, std::move(cache)});
     return out.narrow(0, f - (last - first + 1), last - first + 1);
   }
 

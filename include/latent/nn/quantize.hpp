@@ -19,6 +19,7 @@
 // Int8KVRows keeps attention keys or values [B, H, S, D] as int8 with one scale per
 // (batch, head, position) row of D, a quarter of float's memory, and gives them back as
 // float for the attention product: |k - k~| <= max_d |k_d| / 254 per element.
+// Int8KVCache is a layer's key/value cache (KVCache, nn/attention.hpp) kept that way.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@
 #include "../ops/shape_ops.hpp"
 #include "../tensor/creation.hpp"
 #include "../tensor/tensor.hpp"
+#include "attention.hpp"
 #include "linear.hpp"
 #include "module.hpp"
 
@@ -198,20 +200,80 @@ class Int8KVRows {
   }
 
   // The rows as float, [B, H, S, D] (undefined when empty).
-  Tensor<T> dequantized() const {
+  Tensor<T> dequantized() const { return dequantized(length_); }
+  // The same as a view at the start of a buffer laid out [B, H, room, D] (room >= S) that
+  // nothing else holds: a KVCache appends up to room - S positions to it in place.
+  Tensor<T> dequantized(std::int64_t room) const {
+    LATENT_CHECK(room >= length_, "Int8KVRows: room for ", room, " positions cannot hold the ", length_, " held");
     if (length_ == 0) return Tensor<T>();
-    Tensor<T> out(Shape{batch_, heads_, length_, width_});
+    Tensor<T> buffer(Shape{batch_, heads_, room, width_});
     for (std::int64_t i = 0; i < batch_ * heads_; ++i)
       kernels::dequantize_rows_int8(length_, width_, q_[static_cast<std::size_t>(i)].data(), width_,
-                                    scale_[static_cast<std::size_t>(i)].data(), out.data() + i * length_ * width_,
+                                    scale_[static_cast<std::size_t>(i)].data(), buffer.data() + i * room * width_,
                                     width_);
-    return out;
+    if (room == length_) return buffer;
+    return Tensor<T>(buffer.storage(), Shape{batch_, heads_, length_, width_},
+                     Strides{heads_ * room * width_, room * width_, width_, 1}, 0);
   }
 
  private:
   std::int64_t batch_ = 0, heads_ = 0, width_ = 0, length_ = 0;
   std::vector<std::vector<std::int8_t>> q_;  // per (batch, head): [S, D]
   std::vector<std::vector<T>> scale_;        // per (batch, head): [S]
+};
+
+// The keys and values of one attention layer as int8 rows, for a layer whose
+// forward_step takes a float KVCache: each step borrows the positions so far, widened
+// to float with room for the new ones, lets the layer append and attend, and keeps the
+// new positions as int8:
+//
+//   nn::KVCache<T> step = cache.dequantized(t);  // t: the positions this step adds
+//   y = attention.forward_step(x, step);         // appends them and attends over all
+//   cache.append_from(step);                     // quantises the t new ones
+//
+// Between steps only the int8 rows and their scales are held, (D + sizeof(T)) / (D
+// sizeof(T)) of a float cache's bytes for heads of width D; the float copy lives for one
+// layer's step. Within a step the new positions attend to each other unrounded; the
+// earlier ones are read back from int8. Inference only: no gradient flows through it.
+template <class T>
+struct Int8KVCache {
+  Int8KVRows<T> k, v;
+
+  std::int64_t length() const { return k.length(); }
+  // Bytes held: the int8 keys and values and their scales.
+  std::int64_t nbytes() const { return k.nbytes() + v.nbytes(); }
+  void clear() {
+    k.clear();
+    v.clear();
+  }
+  // Keeps the first n positions.
+  void truncate(std::int64_t n) {
+    LATENT_CHECK(n >= 0 && n <= length(), "Int8KVCache: cannot keep ", n, " of ", length(), " positions");
+    k.truncate(n);
+    v.truncate(n);
+  }
+
+  // The positions held, as a float KVCache with room to append `new_positions` in place.
+  KVCache<T> dequantized(std::int64_t new_positions) const {
+    LATENT_CHECK(new_positions >= 0, "Int8KVCache: new_positions must be >= 0, got ", new_positions);
+    KVCache<T> step;
+    step.k = k.dequantized(length() + new_positions);
+    step.v = v.dequantized(length() + new_positions);
+    return step;
+  }
+
+  // Quantises and keeps the positions of `step` past length() (those a layer appended).
+  void append_from(const KVCache<T>& step) {
+    const std::int64_t held = length(), total = step.length();
+    LATENT_CHECK(total >= held, "Int8KVCache: the step's cache holds ", total, " positions, fewer than the ", held,
+                 " held here");
+    LATENT_CHECK(!(is_grad_enabled() && (step.k.requires_grad() || step.v.requires_grad())),
+                 "Int8KVCache: inference only, but the keys and values require grad with grad mode on; "
+                 "run under NoGradGuard");
+    if (total == held) return;
+    k.append(step.k.narrow(2, held, total - held));
+    v.append(step.v.narrow(2, held, total - held));
+  }
 };
 
 }  // namespace latent::nn
