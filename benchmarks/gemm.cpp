@@ -1,9 +1,12 @@
 // GEMM throughput: gemm/<M>/<K>/<N>/threads:<n> for square sizes and the shapes training
 // runs hit (an MLP on 28x28 images, a transformer block), all row-major float32,
-// C = A @ B. With LATENT_BENCH_HAVE_OPENBLAS the same products through cblas_sgemm, as
-// openblas_gemm/..., for comparison. The gflops counter is 2 M N K per second: of the
-// thread's CPU time on one thread, of the wall clock on more (timed here rather than with
-// UseRealTime, which would append "/real_time" to the names compare.py looks for).
+// C = A @ B; then the matrix-vector products of decoding one token (M = 1), both as
+// gemm/... and as gemm_linear/... (C = A @ W^T with W [N, K] row-major, as nn::Linear
+// multiplies). With LATENT_BENCH_HAVE_OPENBLAS the same products through cblas_sgemm, as
+// openblas_gemm/... and openblas_gemm_linear/..., for comparison. The gflops counter is
+// 2 M N K per second: of the thread's CPU time on one thread, of the wall clock on more
+// (timed here rather than with UseRealTime, which would append "/real_time" to the names
+// compare.py looks for).
 #include <benchmark/benchmark.h>
 
 #include <latent/core/parallel.hpp>
@@ -28,6 +31,9 @@ struct Shape {
 // (tokens x 512) @ (512 x 128).
 const Shape shapes[] = {{64, 64, 64},   {256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
                         {64, 784, 256}, {768, 128, 512}, {768, 512, 128}};
+
+// One token through a transformer block's MLP (128 -> 512 -> 128) and a GPT-2 projection.
+const Shape vector_shapes[] = {{1, 128, 512}, {1, 512, 128}, {1, 768, 768}};
 
 // Operands with values in [-1, 1), C filled too (beta = 0 does not read it).
 struct Operands {
@@ -64,14 +70,19 @@ double seconds_since(WallClock::time_point start) {
   return std::chrono::duration<double>(WallClock::now() - start).count();
 }
 
-void latent_gemm(benchmark::State& state, Shape s, int threads) {
+// How B is laid out: row-major [K, N], or W^T for a row-major W [N, K].
+enum class BLayout { row_major, transposed };
+
+void latent_gemm(benchmark::State& state, Shape s, int threads, BLayout layout) {
   Operands x(s);
   const int saved = latent::get_num_threads();
   latent::set_num_threads(threads);
+  const std::int64_t b_row_stride = layout == BLayout::row_major ? s.N : 1;
+  const std::int64_t b_col_stride = layout == BLayout::row_major ? 1 : s.K;
   const WallClock::time_point start = WallClock::now();
   for (auto _ : state) {
-    latent::kernels::gemm<float>(s.M, s.N, s.K, 1.0f, x.a.data(), s.K, 1, x.b.data(), s.N, 1,
-                                 0.0f, x.c.data(), s.N, 1);
+    latent::kernels::gemm<float>(s.M, s.N, s.K, 1.0f, x.a.data(), s.K, 1, x.b.data(),
+                                 b_row_stride, b_col_stride, 0.0f, x.c.data(), s.N, 1);
     benchmark::DoNotOptimize(x.c.data());
     benchmark::ClobberMemory();
   }
@@ -82,14 +93,16 @@ void latent_gemm(benchmark::State& state, Shape s, int threads) {
 }
 
 #if defined(LATENT_BENCH_HAVE_OPENBLAS)
-void openblas_gemm(benchmark::State& state, Shape s, int threads) {
+void openblas_gemm(benchmark::State& state, Shape s, int threads, BLayout layout) {
   Operands x(s);
   openblas_set_num_threads(threads);
+  const bool row_major = layout == BLayout::row_major;
   const WallClock::time_point start = WallClock::now();
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(s.M),
-                static_cast<int>(s.N), static_cast<int>(s.K), 1.0f, x.a.data(),
-                static_cast<int>(s.K), x.b.data(), static_cast<int>(s.N), 0.0f, x.c.data(),
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, row_major ? CblasNoTrans : CblasTrans,
+                static_cast<int>(s.M), static_cast<int>(s.N), static_cast<int>(s.K), 1.0f,
+                x.a.data(), static_cast<int>(s.K), x.b.data(),
+                static_cast<int>(row_major ? s.N : s.K), 0.0f, x.c.data(),
                 static_cast<int>(s.N));
     benchmark::DoNotOptimize(x.c.data());
     benchmark::ClobberMemory();
@@ -106,16 +119,22 @@ std::string shape_name(const char* prefix, const Shape& s, int threads) {
 // Ours and OpenBLAS side by side, shape by shape, so both see the same machine load.
 // One-thread rates are per second of the thread's CPU time, which a busy machine does not
 // inflate; two-thread rates are per second of wall-clock time, the only fair measure there.
-bool register_all() {
-  for (const Shape& s : shapes) {
-    for (int threads : {1, 2}) {
-      benchmark::RegisterBenchmark(shape_name("gemm", s, threads).c_str(), latent_gemm, s, threads);
+void register_shape(const char* name, const Shape& s, BLayout layout) {
+  for (int threads : {1, 2}) {
+    benchmark::RegisterBenchmark(shape_name(name, s, threads).c_str(), latent_gemm, s, threads,
+                                 layout);
 #if defined(LATENT_BENCH_HAVE_OPENBLAS)
-      benchmark::RegisterBenchmark(shape_name("openblas_gemm", s, threads).c_str(), openblas_gemm, s,
-                                   threads);
+    benchmark::RegisterBenchmark(shape_name((std::string("openblas_") + name).c_str(), s, threads)
+                                     .c_str(),
+                                 openblas_gemm, s, threads, layout);
 #endif
-    }
   }
+}
+
+bool register_all() {
+  for (const Shape& s : shapes) register_shape("gemm", s, BLayout::row_major);
+  for (const Shape& s : vector_shapes) register_shape("gemm", s, BLayout::row_major);
+  for (const Shape& s : vector_shapes) register_shape("gemm_linear", s, BLayout::transposed);
   return true;
 }
 

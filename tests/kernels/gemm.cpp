@@ -18,6 +18,7 @@ namespace gemm_test {
 using latent::kernels::gemm;
 using latent::kernels::gemm_batched;
 using latent::kernels::gemm_reference;
+using latent::kernels::gemv;
 
 // Deterministic values in [-1, 1) (a 64-bit LCG, top bits).
 template <class T>
@@ -65,11 +66,19 @@ double error_scale(const Matrix& a, const std::vector<T>& av, const Matrix& b,
   return scale;
 }
 
-// Runs gemm and gemm_reference on the same operands and checks every element of C agrees
-// within the rounding error bound of a K-term sum: |error| <= 2 (K + 2) eps * scale.
+// A product with gemm's arguments: gemm itself, or gemv.
+template <class T>
+using Multiply = void (*)(std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,
+                          std::int64_t, const T*, std::int64_t, std::int64_t, T, T*,
+                          std::int64_t, std::int64_t);
+
+// Runs `multiply` (gemm unless told) and gemm_reference on the same operands and checks
+// every element of C agrees within the rounding error bound of a K-term sum:
+// |error| <= 2 (K + 2) eps * scale.
 template <class T>
 void check_against_reference(std::int64_t M, std::int64_t N, std::int64_t K, Layout a_layout,
-                             Layout b_layout, Layout c_layout, T alpha, T beta) {
+                             Layout b_layout, Layout c_layout, T alpha, T beta,
+                             Multiply<T> multiply = &gemm<T>) {
   CAPTURE(M);
   CAPTURE(N);
   CAPTURE(K);
@@ -90,8 +99,8 @@ void check_against_reference(std::int64_t M, std::int64_t N, std::int64_t K, Lay
   }
   auto c_fast = c_start;
   auto c_ref = c_start;
-  gemm<T>(M, N, K, alpha, av.data(), a.row_stride, a.col_stride, bv.data(), b.row_stride,
-          b.col_stride, beta, c_fast.data(), c.row_stride, c.col_stride);
+  multiply(M, N, K, alpha, av.data(), a.row_stride, a.col_stride, bv.data(), b.row_stride,
+           b.col_stride, beta, c_fast.data(), c.row_stride, c.col_stride);
   gemm_reference<T>(M, N, K, alpha, av.data(), a.row_stride, a.col_stride, bv.data(),
                     b.row_stride, b.col_stride, beta, c_ref.data(), c.row_stride,
                     c.col_stride);
@@ -162,6 +171,30 @@ std::vector<T> run_with_threads(int threads, std::int64_t M, std::int64_t N, std
           b.col_stride, T(-1.5), cv.data(), N, 1);
   latent::set_num_threads(saved);
   return cv;
+}
+
+// Every combination of a few rows of A (M) with sizes of N and K that are odd, below,
+// at and past a vector or a tile, B with contiguous rows and with contiguous columns, A and
+// C plain and strided, and two choices of alpha and beta.
+template <class T>
+void check_few_rows(const std::vector<std::int64_t>& row_counts, Multiply<T> multiply) {
+  const std::vector<std::int64_t> sizes = {1, 7, 17, 64, 129};
+  const T alphas[] = {T(1), T(-0.75)};
+  const T betas[] = {T(0), T(0.5)};
+  for (std::int64_t M : row_counts) {
+    for (std::int64_t N : sizes) {
+      for (std::int64_t K : sizes) {
+        for (Layout b_layout : {Layout::row_major, Layout::col_major}) {
+          for (Layout ac_layout : {Layout::row_major, Layout::strided}) {
+            for (int choice = 0; choice < 2; ++choice) {
+              check_against_reference<T>(M, N, K, ac_layout, b_layout, ac_layout, alphas[choice],
+                                         betas[choice], multiply);
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 template <class T>
@@ -314,11 +347,111 @@ TEST_CASE("gemm_batched: each product agrees with the reference, on 1 and 2 thre
   }
 }
 
+TEST_CASE("gemm: a few rows of A or columns of B (the matrix-vector path)") {
+  // gemm takes the matrix-vector path for up to 8 rows of A when B's columns are
+  // contiguous, 2 when its rows are, and the same for columns of B (transposed).
+  gemm_test::check_few_rows<float>({1, 2, 3, 8}, &gemm_test::gemm<float>);
+  gemm_test::check_few_rows<double>({1, 2, 3, 8}, &gemm_test::gemm<double>);
+  using gemm_test::Layout;
+  for (std::int64_t N : {1, 2, 3, 8}) {
+    for (std::int64_t K : {7, 129}) {
+      gemm_test::check_all_layouts<float>(37, N, K, 1.0f, 0.0f);
+      gemm_test::check_all_layouts<double>(130, N, K, -0.5, 2.0, Layout::strided);
+    }
+  }
+}
+
+TEST_CASE("gemv: every row count and layout agrees with the reference") {
+  // Called directly: groups of up to four rows of A, and a last, shorter group.
+  gemm_test::check_few_rows<float>({1, 2, 3, 4, 5, 9}, &gemm_test::gemv<float>);
+  gemm_test::check_few_rows<double>({1, 2, 3, 4, 5, 9}, &gemm_test::gemv<double>);
+  // Column-major C, and A read backwards.
+  for (auto b_layout : {gemm_test::Layout::row_major, gemm_test::Layout::col_major}) {
+    gemm_test::check_against_reference<float>(3, 70, 33, gemm_test::Layout::col_major, b_layout,
+                                              gemm_test::Layout::col_major, 2.0f, -1.0f,
+                                              &gemm_test::gemv<float>);
+  }
+  const std::int64_t N = 19, K = 40;
+  const auto a = gemm_test::random_values<float>(K, 41);
+  const auto b = gemm_test::random_values<float>(N * K, 42);
+  std::vector<float> c(N), c_ref(N);
+  latent::kernels::gemv<float>(1, N, K, 1.0f, a.data() + K - 1, 0, -1, b.data(), 1, K, 0.0f,
+                               c.data(), N, 1);
+  latent::kernels::gemm_reference<float>(1, N, K, 1.0f, a.data() + K - 1, 0, -1, b.data(), 1, K,
+                                         0.0f, c_ref.data(), N, 1);
+  for (std::int64_t n = 0; n < N; ++n) CHECK(std::fabs(c[n] - c_ref[n]) < 1e-5);
+}
+
+TEST_CASE("gemv: K == 0 and alpha == 0 give beta * C; B needs a unit stride") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float a[] = {nan, nan, nan, nan};
+  float c[] = {1, 2, 3, 4};
+  latent::kernels::gemv<float>(1, 4, 0, 1.0f, a, 0, 1, a, 1, 1, 3.0f, c, 4, 1);
+  CHECK(c[0] == 3);
+  CHECK(c[3] == 12);
+  latent::kernels::gemv<float>(2, 2, 2, 0.0f, a, 2, 1, a, 1, 2, 0.5f, c, 2, 1);
+  CHECK(c[0] == 1.5f);
+  CHECK(c[3] == 6);
+  float d[] = {nan, nan};
+  latent::kernels::gemv<float>(1, 2, 0, 1.0f, a, 0, 1, a, 1, 1, 0.0f, d, 2, 1);
+  CHECK(d[0] == 0);
+  CHECK(d[1] == 0);
+  // [1 2 3] @ [[1 4] [2 5] [3 6]] = [14 32], B with contiguous columns and then rows.
+  const double x[] = {1, 2, 3};
+  const double w[] = {1, 2, 3, 4, 5, 6};         // W [2, 3], B = W^T
+  const double b_rows[] = {1, 4, 2, 5, 3, 6};    // B [3, 2]
+  double y[] = {0, 0};
+  latent::kernels::gemv<double>(1, 2, 3, 1.0, x, 3, 1, w, 1, 3, 0.0, y, 2, 1);
+  CHECK(y[0] == 14);
+  CHECK(y[1] == 32);
+  latent::kernels::gemv<double>(1, 2, 3, 1.0, x, 3, 1, b_rows, 2, 1, 1.0, y, 2, 1);
+  CHECK(y[0] == 28);
+  CHECK(y[1] == 64);
+  CHECK(latent::kernels::gemv_supports(1, 5));
+  CHECK(latent::kernels::gemv_supports(5, 1));
+  CHECK_FALSE(latent::kernels::gemv_supports(2, 5));
+#if LATENT_HAS_EXCEPTIONS
+  CHECK_THROWS_AS(latent::kernels::gemv<double>(1, 2, 3, 1.0, x, 3, 1, w, 2, 6, 0.0, y, 2, 1),
+                  latent::Error);
+#endif
+}
+
+TEST_CASE("gemv: the SIMD tiles agree with the scalar tiles") {
+  namespace detail = latent::kernels::gemv_detail;
+  using Simd = detail::NativeTiles<float>;
+  using Scalar = detail::ScalarTiles<float>;
+  constexpr int lanes = Simd::lanes;
+  for (std::int64_t K : {1, 5, 16, 37, 130}) {
+    CAPTURE(K);
+    const auto x = gemm_test::random_values<float>(2 * K, 51);
+    const auto b = gemm_test::random_values<float>(8 * lanes * K, 52);
+    // |x|, |b| < 1: K bounds the sum of |terms|, and the error is within 2 (K + 2) eps of it.
+    const double bound = static_cast<double>(K) * 2.0 * static_cast<double>(K + 2) *
+                         std::numeric_limits<float>::epsilon();
+    // Two rows of A against four columns of B, each contiguous in k.
+    float simd_dots[2][4], scalar_dots[2][4];
+    Simd::dot<2, 4>(K, x.data(), K, b.data(), K, simd_dots);
+    Scalar::dot<2, 4>(K, x.data(), K, b.data(), K, scalar_dots);
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 4; ++c) CHECK(std::fabs(simd_dots[r][c] - scalar_dots[r][c]) <= bound);
+    // One row of A (every other value) against rows of B, 8 vectors wide.
+    float simd_rows[1][8 * lanes], scalar_rows[1][8 * lanes];
+    Simd::axpy<1, 8 * lanes>(K, x.data(), 0, 2, b.data(), 8 * lanes, simd_rows);
+    Scalar::axpy<1, 8 * lanes>(K, x.data(), 0, 2, b.data(), 8 * lanes, scalar_rows);
+    for (int c = 0; c < 8 * lanes; ++c)
+      CHECK(std::fabs(simd_rows[0][c] - scalar_rows[0][c]) <= bound);
+  }
+}
+
 TEST_CASE("gemm: 1 and 2 threads give bitwise identical results") {
   using gemm_test::Layout;
-  // Tall (rows are split), wide (columns are split), and a big square one with B packed.
+  // Tall (rows are split), wide (columns are split), a big square one with B packed, and
+  // matrix-vector products big enough to share their columns out: 1 row of A, 3 and 8
+  // rows (B's rows, then columns, contiguous) and 2 columns of B (through the transpose).
   for (const auto& s : {gemm_test::Shape{300, 260, 310}, gemm_test::Shape{20, 700, 500},
-                        gemm_test::Shape{9, 300, 1100}}) {
+                        gemm_test::Shape{9, 300, 1100}, gemm_test::Shape{1, 4100, 600},
+                        gemm_test::Shape{3, 1000, 777}, gemm_test::Shape{8, 301, 1000},
+                        gemm_test::Shape{2000, 2, 600}}) {
     CAPTURE(s.M);
     CAPTURE(s.N);
     CAPTURE(s.K);

@@ -16,7 +16,10 @@
 // block sizes keep its operands in cache; packing (gemm_pack.hpp) lays them out in the
 // order the kernel reads them. An operand that the kernels would read only once or twice,
 // or a row-major A block small enough to stay in cache, is used where it lies instead
-// (see make_plan), which is what keeps small products cheap.
+// (see make_plan), which is what keeps small products cheap. A product with only a few
+// rows of A (or columns of B), such as one token's step through a Linear layer, has no
+// reuse for packing to pay for: it goes to the matrix-vector kernels of gemv.hpp instead
+// (see gemv_max_rows).
 //
 // Threads: C is cut into a grid of rectangles, one per thread, along tile boundaries, and
 // each thread runs the loops above on its own rectangle (packing the A rows and B columns
@@ -38,6 +41,7 @@
 #include "gemm_microkernel_scalar.hpp"
 #include "gemm_pack.hpp"
 #include "gemm_reference.hpp"
+#include "gemv.hpp"
 
 namespace latent::kernels {
 
@@ -329,6 +333,23 @@ void gemm_blocked(const Problem<T>& p) {
   });
 }
 
+// Rows of A up to which the matrix-vector path (gemv.hpp, nothing packed) is faster than
+// the blocked one, measured with AVX2 for K and N from 96 to 768: up to 8 when B's columns
+// are contiguous (W [N, K] read transposed, which the blocked path would have to pack: 2x
+// faster at 8 rows, 6x at 1), up to 2 when B's rows are (the blocked path then reads B in
+// place, and its micro-kernel wins from 3 rows on). 0: B has neither layout.
+template <class T>
+std::int64_t gemv_row_limit(const Problem<T>& p) {
+  if (gemv_detail::columns_contiguous(p.b_row_stride, p.b_col_stride, p.N)) return 8;
+  return p.b_col_stride == 1 ? 2 : 0;
+}
+
+template <class T>
+void run_gemv(const Problem<T>& p) {
+  gemv(p.M, p.N, p.K, p.alpha, p.A, p.a_row_stride, p.a_col_stride, p.B, p.b_row_stride,
+       p.b_col_stride, p.beta, p.C, p.c_row_stride, p.c_col_stride);
+}
+
 template <class T>
 void gemm_dispatch(const Problem<T>& p) {
   LATENT_CHECK(p.M >= 0 && p.N >= 0 && p.K >= 0, "gemm: negative size M=", p.M, " N=", p.N,
@@ -340,6 +361,10 @@ void gemm_dispatch(const Problem<T>& p) {
                    p.c_col_stride);
   } else if (p.K == 0 || p.alpha == T(0)) {
     scale_c(p);
+  } else if (p.M <= gemv_row_limit(p)) {
+    run_gemv(p);  // a few rows of A: a matrix-vector product
+  } else if (p.N <= gemv_row_limit(transposed(p))) {
+    run_gemv(transposed(p));  // a few columns of B: C^T = B^T A^T, the same
   } else if (p.c_col_stride != 1 && p.c_row_stride == 1) {
     gemm_blocked<NativeGemm<T>>(transposed(p));  // column-major C
   } else {
