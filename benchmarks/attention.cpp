@@ -7,8 +7,8 @@
 //   attention_decode/<path>/<S>   one new query per head (B = 1, H = 4, d = 32) against a
 //       cache of S keys and values, as in gpt_generate
 //
-// Shapes: gpt_step's attention (B = 12, H = 4, L = S = 64, d = 32) and a long sequence
-// (B = 1, H = 4, L = S = 1024, d = 64).
+// Shapes: gpt_step's attention (B = 12, H = 4, L = S = 64, d = 32), gpt_generate's block
+// (B = 2, H = 4, L = S = 256, d = 64) and a long sequence (B = 1, H = 4, L = S = 1024, d = 64).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -66,6 +66,8 @@ void shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"B", "H", "L", "d", "causal"});
   bench->Args({12, 4, 64, 32, 1});
   bench->Args({12, 4, 64, 32, 0});
+  bench->Args({2, 4, 256, 64, 1});
+  bench->Args({2, 4, 256, 64, 0});
   bench->Args({1, 4, 1024, 64, 1});
   bench->Args({1, 4, 1024, 64, 0});
   bench->Unit(benchmark::kMicrosecond);

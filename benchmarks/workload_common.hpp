@@ -13,6 +13,8 @@
 //   steps            how many timed steps the figures summarise
 //   peak_rss_mb      the process's peak resident memory (getrusage), MiB; meaningful
 //                    when one benchmark runs per process (compare.py does that)
+//   page_faults_per_step  minor page faults of the process per timed step (getrusage):
+//                    0 once the caching allocator holds every buffer a step needs
 //
 // LATENT_BENCH_STEPS and LATENT_BENCH_WARMUP, when set, replace every workload's counts
 // (for a quick run: LATENT_BENCH_STEPS=3 LATENT_BENCH_WARMUP=1).
@@ -51,6 +53,18 @@ inline double peak_rss_mb() {
 #else
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 #endif
+#else
+  return 0.0;
+#endif
+}
+
+// Minor page faults of the process so far (first touches of fresh pages; 0 where
+// getrusage is missing).
+inline double minor_page_faults() {
+#if defined(__unix__) || defined(__APPLE__)
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
+  return static_cast<double>(usage.ru_minflt);
 #else
   return 0.0;
 #endif
@@ -97,6 +111,7 @@ void run_steps(benchmark::State& state, int warmup, int steps, Step&& step, doub
   steps = std::max(1, count_from_env("LATENT_BENCH_STEPS", steps));
   for (int i = 0; i < warmup; ++i) step();
   std::vector<double> seconds, cpu_seconds;
+  const double faults_before = minor_page_faults();
   for (auto _ : state) {
     for (int i = 0; i < steps; ++i) {
       const std::clock_t cpu_start = std::clock();  // CPU time of the whole process
@@ -117,6 +132,7 @@ void run_steps(benchmark::State& state, int warmup, int steps, Step&& step, doub
   state.counters["steps"] = static_cast<double>(seconds.size());
   if (tokens_per_step > 0) state.counters["tokens_per_s"] = tokens_per_step / median;
   state.counters["peak_rss_mb"] = peak_rss_mb();
+  state.counters["page_faults_per_step"] = (minor_page_faults() - faults_before) / static_cast<double>(seconds.size());
   state.SetLabel(LATENT_SIMD_NAME);
 }
 
