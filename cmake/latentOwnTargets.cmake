@@ -13,9 +13,15 @@ if(LATENT_NATIVE)
 endif()
 
 function(latent_own_target target)
-  # Plain ISO C++17 (-std=c++17, not gnu++17), as the library promises.
+  # Plain ISO C++17 (-std=c++17, not gnu++17), as the library promises, or the standard
+  # asked for with -DCMAKE_CXX_STANDARD (CI builds the suite in C++20 too).
+  if(CMAKE_CXX_STANDARD)
+    set(_latent_standard ${CMAKE_CXX_STANDARD})
+  else()
+    set(_latent_standard 17)
+  endif()
   set_target_properties(${target} PROPERTIES
-    CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+    CXX_STANDARD ${_latent_standard} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
   endif()

@@ -13,7 +13,7 @@
 
 #include <latent/latent.hpp>
 
-#include "error_check.hpp"
+#include "../error_check.hpp"
 
 #include <algorithm>
 #include <cmath>
