@@ -78,18 +78,21 @@ class DCGANDiscriminator(nn.Module):
 
 
 class FashionClassifier(nn.Module):
-    """include/latent/metrics/fd_fashion.hpp's classifier; features: the 128 activations."""
+    """include/latent/metrics/fd_fashion.hpp's classifier (used in eval mode); features: the 128
+    activations before the last layer."""
 
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(32)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(64)
         self.fc1 = nn.Linear(64 * 7 * 7, 128)
         self.fc2 = nn.Linear(128, 10)
 
     def features(self, x):
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        h = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        h = F.max_pool2d(F.relu(self.bn2(self.conv2(h))), 2)
         return F.relu(self.fc1(h.flatten(1)))
 
 
@@ -98,7 +101,7 @@ def load_safetensors(path):
         raw = f.read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
-    kinds = {"F32": np.float32, "F64": np.float64}
+    kinds = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
     out = {}
     for name, info in header.items():
         if name == "__metadata__":

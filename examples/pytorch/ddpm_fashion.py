@@ -268,26 +268,41 @@ def load_safetensors(path):
         raw = f.read()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
-    kinds = {"F32": np.float32, "F64": np.float64}
+    kinds = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         b, e = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], kinds[info["dtype"]]).reshape(info["shape"]).copy()).float()
+        t = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], kinds[info["dtype"]]).reshape(info["shape"]).copy())
+        out[name] = t if info["dtype"] == "I64" else t.float()
     return out
 
 
 class FashionClassifier(nn.Module):
-    def __init__(self):
+    """conv1 (bn1) ReLU pool, conv2 (bn2) ReLU pool, fc1 ReLU -> 128 features, fc2; batch
+    norm (in eval mode) when the cached classifier has it (its "v2"; "v1" had none)."""
+
+    def __init__(self, batch_norm=True):
         super().__init__()
         self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, padding=1), nn.Conv2d(32, 64, 3, padding=1)
+        self.bn1, self.bn2 = (nn.BatchNorm2d(32), nn.BatchNorm2d(64)) if batch_norm else (nn.Identity(), nn.Identity())
         self.fc1, self.fc2 = nn.Linear(64 * 7 * 7, 128), nn.Linear(128, 10)
 
     def features(self, x):
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        h = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        h = F.max_pool2d(F.relu(self.bn2(self.conv2(h))), 2)
         return F.relu(self.fc1(h.flatten(1)))
+
+
+def load_classifier(path):
+    if not os.path.exists(path):
+        sys.exit(f"ddpm_fashion.py: no FD-Fashion classifier at {path}: run the C++ example once first (it trains "
+                 "and caches it), from the same folder")
+    state = load_safetensors(path)
+    classifier = FashionClassifier(batch_norm="bn1.weight" in state)
+    classifier.load_state_dict(state)
+    return classifier.eval()
 
 
 @torch.no_grad()
@@ -307,9 +322,7 @@ def frechet_distance(m1, c1, m2, c2):
 
 # ---- the run ----
 
-if not os.path.exists(args.classifier):
-    print(f"warning: no FD-Fashion classifier at {args.classifier} yet; the C++ example writes it "
-          "(needed after training)", flush=True)
+classifier = load_classifier(args.classifier)  # held from the start: the file may be replaced later
 
 train_x, train_y = fashion_mnist("train")
 test_x, test_y = fashion_mnist("test")
@@ -322,11 +335,19 @@ print(f"ddpm_fashion (PyTorch): U-Net with {sum(p.numel() for p in model.paramet
       f"batch {batch}, lr {lr}, label drop {args.drop_prob}, {torch.get_num_threads()} threads", flush=True)
 
 step, curve, window, timer = 0, [], 0.0, None
+if args.resume:  # model, optimiser, schedule and step of a --save'd run
+    saved = torch.load(args.resume)
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    sched.load_state_dict(saved["schedule"])
+    step = saved["step"]
+    print(f"resumed from {args.resume} after step {step}", flush=True)
+timed_from = step + 2
 start = time.perf_counter()
 while step < steps:
     order = torch.randperm(len(train_x))
     for i in range(0, len(order) - batch + 1, batch):
-        if step == 2:
+        if step == timed_from:
             timer = time.perf_counter()
         idx = order[i:i + batch]
         opt.zero_grad(set_to_none=True)
@@ -341,14 +362,18 @@ while step < steps:
             window = 0.0
         if step % 100 == 0:
             print(f"step {step}: loss {curve[-1]:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-        if step == 7 and step < steps:
+        if step == timed_from + 5 and step < steps:
             per_step = (time.perf_counter() - timer) / 5
-            print(f"expected training time: {per_step * (steps - step) / 60:.1f} min ({per_step:.2f} s/step over steps 3-7, "
+            print(f"expected training time: {per_step * (steps - step) / 60:.1f} min ({per_step:.2f} s/step over steps "
+                  f"{timed_from + 1}-{step}, "
                   f"{torch.get_num_threads()} threads)", flush=True)
         if step == steps:
             break
 train_seconds = time.perf_counter() - start
-print(f"trained in {train_seconds:.1f} s, final loss {curve[-1]:.4f}", flush=True)
+print(f"trained in {train_seconds:.1f} s, final loss {curve[-1] if curve else 0:.4f}", flush=True)
+if args.save:
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
+                "step": step}, args.save)
 
 model.eval()
 sample_start = time.perf_counter()
@@ -390,11 +415,6 @@ for first in range(0, fd_samples, args.sample_batch):
     chunks.append(ddim_sample(model, torch.randn(n, 1, 28, 28), class_labels(first + n)[first:], 1.0, ddim_steps))
     print(f"sampled {first + n}/{fd_samples} ({time.perf_counter() - sample_start:.0f} s)", flush=True)
 samples = ((torch.cat(chunks) + 1) * 0.5).clamp(0, 1)
-if not os.path.exists(args.classifier):
-    sys.exit(f"ddpm_fashion.py: no FD-Fashion classifier at {args.classifier}: run the C++ example once first")
-classifier = FashionClassifier()
-classifier.load_state_dict(load_safetensors(args.classifier))
-classifier.eval()
 save_grid("fd_samples.png", samples[:100] * 2 - 1, 10)
 m1, c1 = feature_stats(classifier, samples)
 m2, c2 = feature_stats(classifier, (test_x + 1) * 0.5)
@@ -411,5 +431,5 @@ bpd /= images
 bpd_seconds = time.perf_counter() - bpd_start
 print(f"FD-Fashion of {fd_samples} samples (DDIM {ddim_steps} steps, w = 1): {fd:.4f}; test bound {bpd:.4f} bits/dim "
       f"({images} images, {bpd_t} t each)")
-result(fd_fashion=fd, bpd=bpd, final_loss=curve[-1], train_seconds=train_seconds, sample_seconds=sample_seconds,
+result(fd_fashion=fd, bpd=bpd, final_loss=curve[-1] if curve else 0.0, train_seconds=train_seconds, sample_seconds=sample_seconds,
        bpd_seconds=bpd_seconds)

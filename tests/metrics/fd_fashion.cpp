@@ -32,7 +32,7 @@ inline void add_to_bias(metrics::FashionClassifier<float>& c, float shift) {
 TEST_CASE("fashion_features: [N, 128] penultimate activations, in double, independent of batching") {
   Generator gen(5);
   metrics::FashionClassifier<float> c(gen);
-  CHECK(c.num_parameters() == 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 1290);
+  CHECK(c.num_parameters() == 32 * 9 + 32 + 2 * 32 + 64 * 32 * 9 + 64 + 2 * 64 + 3136 * 128 + 128 + 1290);
   const Tensor<float> x = fd_fashion_test::images(503, 1);  // two batches: 500 + 3
   const Tensor<double> f = metrics::fashion_features(c, x);
   CHECK(f.shape() == Shape{503, 128});
@@ -41,8 +41,10 @@ TEST_CASE("fashion_features: [N, 128] penultimate activations, in double, indepe
   // The last three rows computed alone, and the flat [N, 784] layout, give the same values.
   const Tensor<double> tail = metrics::fashion_features(c, x.narrow(0, 500, 3).reshape({3, 784}));
   CHECK((tail - f.narrow(0, 500, 3)).abs().amax().item() == 0.0);
-  // The classifier's logits come from the same features.
+  CHECK(c.is_training());  // fashion_features uses eval mode, then puts the mode back
+  // The classifier's logits (in eval mode) come from the same features.
   NoGradGuard no_grad;
+  c.eval();
   const Tensor<float> logits = c.forward(x.narrow(0, 0, 2));
   const Tensor<float> again = c.fc2->forward(f.narrow(0, 0, 2).to<float>());
   CHECK((logits - again).abs().amax().item() < 1e-5f);
