@@ -2,7 +2,10 @@
 // runs hit (an MLP on 28x28 images, a transformer block), all row-major float32,
 // C = A @ B; then the matrix-vector products of decoding one token (M = 1), both as
 // gemm/... and as gemm_linear/... (C = A @ W^T with W [N, K] row-major, as nn::Linear
-// multiplies). With LATENT_BENCH_HAVE_OPENBLAS the same products through cblas_sgemm, as
+// multiplies), and the training shapes and 16 rows as gemm_linear/... too; and
+// packing alone, gemm_pack/<operand layout>/<rows>/<columns> with an ns_per_value counter
+// (a k x n panel of B, an m x k block of A, as one K slice of the 64/784/256 product packs
+// them). With LATENT_BENCH_HAVE_OPENBLAS the same products through cblas_sgemm, as
 // openblas_gemm/... and openblas_gemm_linear/..., for comparison. The gflops counter is
 // 2 M N K per second: of the thread's CPU time on one thread, of the wall clock on more
 // (timed here rather than with UseRealTime, which would append "/real_time" to the names
@@ -34,6 +37,11 @@ const Shape shapes[] = {{64, 64, 64},   {256, 256, 256}, {512, 512, 512}, {1024,
 
 // One token through a transformer block's MLP (128 -> 512 -> 128) and a GPT-2 projection.
 const Shape vector_shapes[] = {{1, 128, 512}, {1, 512, 128}, {1, 768, 768}};
+
+// Through a Linear layer too (B = W^T): the training shapes, 16 tokens (past the
+// matrix-vector path, which takes up to 8 rows) and 512^3.
+const Shape linear_shapes[] = {{64, 784, 256}, {768, 128, 512}, {768, 512, 128},
+                               {16, 128, 512},  {16, 768, 768},  {512, 512, 512}};
 
 // Operands with values in [-1, 1), C filled too (beta = 0 does not read it).
 struct Operands {
@@ -131,10 +139,60 @@ void register_shape(const char* name, const Shape& s, BLayout layout) {
   }
 }
 
+// Packing alone, on one thread: an operand of rows x columns, as gemm sees it, read
+// through its strides and packed as a panel of B (k = rows, NR-column slivers) or as a block
+// of A (k = columns, MR-row slivers).
+struct PackCase {
+  const char* name;
+  bool is_b;
+  std::int64_t rows, columns, row_stride, col_stride;
+};
+
+void latent_pack(benchmark::State& state, PackCase c) {
+  namespace detail = latent::kernels::gemm_detail;
+  using Gemm = detail::NativeGemm<float>;
+  std::vector<float> operand(
+      static_cast<std::size_t>((c.rows - 1) * c.row_stride + (c.columns - 1) * c.col_stride + 1));
+  for (std::size_t i = 0; i < operand.size(); ++i) operand[i] = static_cast<float>(i % 1000);
+  const std::int64_t width = c.is_b ? Gemm::nr : Gemm::mr;
+  const std::int64_t lines = c.is_b ? c.columns : c.rows;
+  const std::int64_t k = c.is_b ? c.rows : c.columns;
+  std::vector<float> packed(static_cast<std::size_t>((lines + width - 1) / width * width * k));
+  for (auto _ : state) {
+    if (c.is_b) {
+      detail::pack_b<Gemm::nr>(k, lines, operand.data(), c.row_stride, c.col_stride,
+                               packed.data());
+    } else {
+      detail::pack_a<Gemm::mr>(lines, k, operand.data(), c.row_stride, c.col_stride,
+                               packed.data());
+    }
+    benchmark::DoNotOptimize(packed.data());
+    benchmark::ClobberMemory();
+  }
+  const double values = static_cast<double>(c.rows) * static_cast<double>(c.columns);
+  state.counters["ns_per_value"] = benchmark::Counter(
+      values * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.SetLabel(LATENT_SIMD_NAME);
+}
+
+// One K slice (196 of 784) of the MLP's first layer, x [64, 784] @ W^T, W [256, 784]:
+// B = W^T (contiguous columns) or a row-major B of the same size, and a block of 144 rows
+// of A, row-major or transposed, all in buffers with rows of 784 values.
+const PackCase pack_cases[] = {{"b_transposed", true, 196, 256, 1, 784},
+                               {"b_row_major", true, 196, 256, 784, 1},
+                               {"a_row_major", false, 144, 196, 784, 1},
+                               {"a_transposed", false, 144, 196, 1, 784}};
+
 bool register_all() {
   for (const Shape& s : shapes) register_shape("gemm", s, BLayout::row_major);
   for (const Shape& s : vector_shapes) register_shape("gemm", s, BLayout::row_major);
   for (const Shape& s : vector_shapes) register_shape("gemm_linear", s, BLayout::transposed);
+  for (const Shape& s : linear_shapes) register_shape("gemm_linear", s, BLayout::transposed);
+  for (const PackCase& c : pack_cases) {
+    const std::string name = std::string("gemm_pack/") + c.name + "/" + std::to_string(c.rows) +
+                             "/" + std::to_string(c.columns);
+    benchmark::RegisterBenchmark(name.c_str(), latent_pack, c);
+  }
   return true;
 }
 

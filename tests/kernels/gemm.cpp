@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace gemm_test {
@@ -200,6 +201,212 @@ void check_few_rows(const std::vector<std::int64_t>& row_counts, Multiply<T> mul
 template <class T>
 bool bitwise_equal(const std::vector<T>& x, const std::vector<T>& y) {
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+
+// ---- packing -----------------------------------------------------------------------------
+
+namespace detail = latent::kernels::gemm_detail;
+
+// Values for packing tests: random, with -0, infinities and a NaN among them (packing
+// moves bits, so they must come out as they went in).
+template <class T>
+std::vector<T> packing_values(std::int64_t count, std::uint64_t seed) {
+  auto values = random_values<T>(count, seed);
+  const T specials[] = {T(-0.0), std::numeric_limits<T>::infinity(),
+                        -std::numeric_limits<T>::infinity(), std::numeric_limits<T>::quiet_NaN()};
+  for (std::size_t i = 0; i < 4 && 7 * i < values.size(); ++i) values[7 * i] = specials[i];
+  return values;
+}
+
+// Slivers of `width` lines straight from the definition of packing: sliver q holds, for
+// p < k, the values of lines q * width .. q * width + width - 1 side by side, zeros past
+// `lines`. Line i runs along k at src + i * line_stride with step k_stride.
+template <class T>
+std::vector<T> pack_by_definition(std::int64_t lines, std::int64_t k, int width, const T* src,
+                                  std::int64_t line_stride, std::int64_t k_stride) {
+  const std::int64_t slivers = (lines + width - 1) / width;
+  std::vector<T> packed(static_cast<std::size_t>(slivers * width * k));
+  for (std::int64_t q = 0; q < slivers; ++q) {
+    for (std::int64_t p = 0; p < k; ++p) {
+      for (int w = 0; w < width; ++w) {
+        const std::int64_t i = q * width + w;
+        packed[q * width * k + p * width + w] =
+            i < lines ? src[i * line_stride + p * k_stride] : T(0);
+      }
+    }
+  }
+  return packed;
+}
+
+// `pack(out)` writes `expected.size()` values at out; checks them bitwise against
+// `expected`, and that the values after them are left alone.
+template <class T, class Pack>
+bool packs_exactly(const std::vector<T>& expected, Pack pack) {
+  const std::size_t guard = 16;
+  std::vector<T> packed(expected.size() + guard, T(12345));
+  pack(packed.data());
+  bool guard_intact = true;
+  for (std::size_t i = expected.size(); i < packed.size(); ++i) {
+    guard_intact = guard_intact && packed[i] == T(12345);
+  }
+  const std::size_t bytes = expected.size() * sizeof(T);
+  return guard_intact && std::memcmp(packed.data(), expected.data(), bytes) == 0;
+}
+
+// pack_transposed<Lines> (SIMD tiles, a narrower tile for Lines % tile lines, the scalar
+// tail) and pack_transposed_scalar<Lines> against the definition, for k below, at and past
+// multiples of every tile size, lines packed tightly, padded, and in reverse order.
+template <class T, int Lines>
+void check_transposed_pack() {
+  CAPTURE(Lines);
+  for (std::int64_t k : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 199, 256}) {
+    for (std::int64_t padding : {0, 5}) {
+      for (bool reversed : {false, true}) {
+        CAPTURE(k);
+        CAPTURE(padding);
+        CAPTURE(reversed);
+        const std::int64_t line_length = k + padding;
+        const auto source = packing_values<T>(Lines * line_length + 1, 61 + k);
+        const T* first = reversed ? source.data() + (Lines - 1) * line_length : source.data();
+        const std::int64_t stride = reversed ? -line_length : line_length;
+        const auto expected = pack_by_definition<T>(Lines, k, Lines, first, stride, 1);
+        CHECK(packs_exactly(expected, [&](T* out) {
+          detail::pack_transposed<Lines>(k, first, stride, out);
+        }));
+        CHECK(packs_exactly(expected, [&](T* out) {
+          detail::pack_transposed_scalar<Lines>(k, first, stride, out);
+        }));
+      }
+    }
+  }
+}
+
+template <class T, int... Lines>
+void check_transposed_packs(std::integer_sequence<int, Lines...>) {
+  (check_transposed_pack<T, Lines>(), ...);
+}
+
+// pack_a and pack_b of this build against the definition for every layout (a row-major A
+// and a B with contiguous columns are the transposing ones), ragged last slivers and odd k.
+template <class T>
+void check_block_packing() {
+  using G = detail::NativeGemm<T>;
+  constexpr int MR = G::mr;
+  constexpr int NR = G::nr;
+  for (Layout layout : {Layout::row_major, Layout::col_major, Layout::strided}) {
+    for (std::int64_t k : {1, 7, 8, 9, 33, 256}) {
+      for (std::int64_t lines : {1, 2, MR - 1, MR, MR + 1, 2 * NR, 3 * NR + 5}) {
+        CAPTURE(static_cast<int>(layout));
+        CAPTURE(k);
+        CAPTURE(lines);
+        // A block of `lines` rows.
+        const Matrix a = make_matrix(lines, k, layout);
+        const auto av = packing_values<T>(a.size, 71 + lines);
+        CHECK(packs_exactly(
+            pack_by_definition<T>(lines, k, MR, av.data(), a.row_stride, a.col_stride),
+            [&](T* out) {
+              detail::pack_a<MR>(lines, k, av.data(), a.row_stride, a.col_stride, out);
+            }));
+        // A panel of B with `lines` columns.
+        const Matrix b = make_matrix(k, lines, layout);
+        const auto bv = packing_values<T>(b.size, 81 + lines);
+        CHECK(packs_exactly(
+            pack_by_definition<T>(lines, k, NR, bv.data(), b.col_stride, b.row_stride),
+            [&](T* out) {
+              detail::pack_b<NR>(k, lines, bv.data(), b.row_stride, b.col_stride, out);
+            }));
+      }
+    }
+  }
+}
+
+// gemm_serial's loops (gemm.hpp) with every operand packed by the definition instead of by
+// pack_a and pack_b: on one thread, the result gemm must give bit for bit.
+template <class T>
+void gemm_packed_by_definition(const detail::Problem<T>& p) {
+  using G = detail::NativeGemm<T>;
+  constexpr int MR = G::mr;
+  constexpr int NR = G::nr;
+  const detail::Plan plan = detail::make_plan<G>(p);
+  const std::int64_t mc_step = detail::balanced_step(p.M, G::mc, MR);
+  const std::int64_t nc_step = std::min<std::int64_t>(G::nc, (p.N + NR - 1) / NR * NR);
+  for (std::int64_t jc = 0; jc < p.N; jc += nc_step) {
+    const std::int64_t nc = std::min(nc_step, p.N - jc);
+    for (std::int64_t pc = 0; pc < p.K; pc += plan.kc) {
+      const std::int64_t kc = std::min(plan.kc, p.K - pc);
+      const T* b_panel = p.B + pc * p.b_row_stride + jc * p.b_col_stride;
+      std::vector<T> b_packed;
+      detail::BlockView<T> v;
+      v.b_packed = plan.pack_b;
+      if (plan.pack_b) {
+        b_packed = pack_by_definition<T>(nc, kc, NR, b_panel, p.b_col_stride, p.b_row_stride);
+        v.b = b_packed.data();
+        v.b_sliver_step = NR * kc;
+        v.b_k_stride = NR;
+      } else {
+        const std::int64_t edge = nc / NR * NR;  // the ragged last sliver, if any
+        b_packed = pack_by_definition<T>(nc - edge, kc, NR, b_panel + edge, 1, p.b_row_stride);
+        v.b = b_panel;
+        v.b_sliver_step = NR;
+        v.b_k_stride = p.b_row_stride;
+      }
+      v.b_edge = b_packed.data();
+      for (std::int64_t ic = 0; ic < p.M; ic += mc_step) {
+        const std::int64_t mc = std::min(mc_step, p.M - ic);
+        const T* a_block = p.A + ic * p.a_row_stride + pc * p.a_col_stride;
+        std::vector<T> a_packed;
+        if (plan.pack_a) {
+          a_packed = pack_by_definition<T>(mc, kc, MR, a_block, p.a_row_stride, p.a_col_stride);
+          v.a = a_packed.data();
+          v.a_sliver_step = MR * kc;
+          v.a_row_stride = 1;
+          v.a_k_stride = MR;
+        } else {
+          v.a = a_block;
+          v.a_sliver_step = MR * p.a_row_stride;
+          v.a_row_stride = p.a_row_stride;
+          v.a_k_stride = p.a_col_stride;
+        }
+        detail::multiply_block<G>(v, mc, nc, kc, p.C + ic * p.c_row_stride + jc * p.c_col_stride,
+                                  p.c_row_stride, p.c_col_stride, p.alpha,
+                                  pc == 0 ? p.beta : T(1));
+      }
+    }
+  }
+}
+
+// gemm (one thread) against gemm_packed_by_definition, bitwise, for row-major C and every
+// layout of A and B. M and N stay past the matrix-vector path's limits.
+template <class T>
+void check_gemm_bitwise_with_packing_by_definition(std::int64_t M, std::int64_t N,
+                                                    std::int64_t K) {
+  for (Layout a_layout : {Layout::row_major, Layout::col_major}) {
+    for (Layout b_layout : {Layout::row_major, Layout::col_major}) {
+      CAPTURE(M);
+      CAPTURE(N);
+      CAPTURE(K);
+      CAPTURE(static_cast<int>(a_layout));
+      CAPTURE(static_cast<int>(b_layout));
+      const Matrix a = make_matrix(M, K, a_layout);
+      const Matrix b = make_matrix(K, N, b_layout);
+      const auto av = random_values<T>(a.size, 91 + M);
+      const auto bv = random_values<T>(b.size, 92 + N);
+      const auto c_start = random_values<T>(M * N, 93 + K);
+      auto c_gemm = c_start;
+      auto c_definition = c_start;
+      const int saved = latent::get_num_threads();
+      latent::set_num_threads(1);
+      gemm<T>(M, N, K, T(0.75), av.data(), a.row_stride, a.col_stride, bv.data(), b.row_stride,
+              b.col_stride, T(-0.5), c_gemm.data(), N, 1);
+      latent::set_num_threads(saved);
+      gemm_packed_by_definition(detail::Problem<T>{M, N, K, T(0.75), av.data(), a.row_stride,
+                                                   a.col_stride, bv.data(), b.row_stride,
+                                                   b.col_stride, T(-0.5), c_definition.data(),
+                                                   N, 1});
+      CHECK(bitwise_equal(c_gemm, c_definition));
+    }
+  }
 }
 
 }  // namespace gemm_test
@@ -467,5 +674,33 @@ TEST_CASE("gemm: 1 and 2 threads give bitwise identical results") {
                                                              b_layout);
       CHECK(gemm_test::bitwise_equal(one_d, two_d));
     }
+  }
+}
+
+TEST_CASE("gemm packing: the transposing pack equals the scalar one and the definition") {
+  // Line counts of every narrower tile (1 .. 8 and more), and the MR and NR of every
+  // instruction set (scalar 4, 4; AVX2 6, 16 / 8; AVX-512 12, 32 / 16; NEON 8, 12 / 6).
+  using LineCounts =
+      std::integer_sequence<int, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 16, 17, 32>;
+  gemm_test::check_transposed_packs<float>(LineCounts{});
+  gemm_test::check_transposed_packs<double>(LineCounts{});
+}
+
+TEST_CASE("gemm packing: pack_a and pack_b equal the definition in every layout") {
+  gemm_test::check_block_packing<float>();
+  gemm_test::check_block_packing<double>();
+}
+
+TEST_CASE("gemm: bitwise the result of packing by the definition") {
+  // The shapes of test_shapes past the matrix-vector limits, an MLP layer (64 x 784 @
+  // 784 x 256, B = W^T in a Linear layer), a transformer projection and a few rows.
+  for (const auto& s :
+       {gemm_test::Shape{13, 17, 19}, gemm_test::Shape{12, 32, 33}, gemm_test::Shape{31, 37, 41},
+        gemm_test::Shape{64, 64, 64}, gemm_test::Shape{97, 61, 300},
+        gemm_test::Shape{150, 45, 257}, gemm_test::Shape{301, 70, 520},
+        gemm_test::Shape{301, 20, 520}, gemm_test::Shape{64, 256, 784},
+        gemm_test::Shape{200, 130, 96}, gemm_test::Shape{16, 100, 129}}) {
+    gemm_test::check_gemm_bitwise_with_packing_by_definition<float>(s.M, s.N, s.K);
+    gemm_test::check_gemm_bitwise_with_packing_by_definition<double>(s.M, s.N, s.K);
   }
 }
