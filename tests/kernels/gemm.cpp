@@ -556,10 +556,15 @@ TEST_CASE("gemm_batched: each product agrees with the reference, on 1 and 2 thre
 
 TEST_CASE("gemm: a few rows of A or columns of B (the matrix-vector path)") {
   // gemm takes the matrix-vector path for up to 8 rows of A when B's columns are
-  // contiguous, 2 when its rows are, and the same for columns of B (transposed).
+  // contiguous (16 from K = 256 on), 2 when its rows are, and the same for columns of B
+  // (transposed).
   gemm_test::check_few_rows<float>({1, 2, 3, 8}, &gemm_test::gemm<float>);
   gemm_test::check_few_rows<double>({1, 2, 3, 8}, &gemm_test::gemm<double>);
   using gemm_test::Layout;
+  for (std::int64_t M : {9, 12, 16, 17}) {
+    gemm_test::check_all_layouts<float>(M, 41, 300, 1.0f, 0.0f);
+    gemm_test::check_all_layouts<double>(M, 33, 257, -0.5, 2.0, Layout::strided);
+  }
   for (std::int64_t N : {1, 2, 3, 8}) {
     for (std::int64_t K : {7, 129}) {
       gemm_test::check_all_layouts<float>(37, N, K, 1.0f, 0.0f);

@@ -334,13 +334,14 @@ void gemm_blocked(const Problem<T>& p) {
 }
 
 // Rows of A up to which the matrix-vector path (gemv.hpp, nothing packed) is faster than
-// the blocked one, measured with AVX2 for K and N from 96 to 768: up to 8 when B's columns
-// are contiguous (W [N, K] read transposed, which the blocked path would have to pack: 2x
-// faster at 8 rows, 6x at 1), up to 2 when B's rows are (the blocked path then reads B in
-// place, and its micro-kernel wins from 3 rows on). 0: B has neither layout.
+// the blocked one, measured with AVX2 for K and N from 96 to 768: when B's columns are
+// contiguous (W [N, K] read transposed, which the blocked path would have to pack), up to
+// 16 for K >= 256 (1.2x faster at 16 rows, K = N = 768) and 8 below (2x faster at 8 rows,
+// 6x at 1); up to 2 when B's rows are (the blocked path then reads B in place, and its
+// micro-kernel wins from 3 rows on). 0: B has neither layout.
 template <class T>
 std::int64_t gemv_row_limit(const Problem<T>& p) {
-  if (gemv_detail::columns_contiguous(p.b_row_stride, p.b_col_stride, p.N)) return 8;
+  if (gemv_detail::columns_contiguous(p.b_row_stride, p.b_col_stride, p.N)) return p.K >= 256 ? 16 : 8;
   return p.b_col_stride == 1 ? 2 : 0;
 }
 
