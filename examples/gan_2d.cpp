@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   args.parse(argc, argv);
   const bool quick = args.quick();
   Settings s;
-  s.steps = args.get_int("steps", quick ? 400 : 3000);
+  s.steps = args.get_int("steps", quick ? 200 : 3000);
   s.batch = args.get_int("batch-size", 256);
   s.hidden = args.get_int("hidden", 128);
   s.depth = args.get_int("depth", 3);

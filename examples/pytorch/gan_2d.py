@@ -33,7 +33,7 @@ p.add_argument("--grid-scale", type=float, default=2.828)
 p.add_argument("--eval-samples", type=int, default=10000)
 args = p.parse_args()
 setup(args, "gan_2d")
-steps = args.steps or (400 if args.quick else 3000)
+steps = args.steps or (200 if args.quick else 3000)
 batch = args.batch_size or 256
 lr0 = args.lr or 2e-3
 ema_decay = args.ema if args.ema is not None else (0.99 if args.quick else 0.999)
