@@ -251,7 +251,8 @@ bool packs_exactly(const std::vector<T>& expected, Pack pack) {
     guard_intact = guard_intact && packed[i] == T(12345);
   }
   const std::size_t bytes = expected.size() * sizeof(T);
-  return guard_intact && std::memcmp(packed.data(), expected.data(), bytes) == 0;
+  // (expected.data() may be null when there is nothing to compare, which memcmp forbids.)
+  return guard_intact && (bytes == 0 || std::memcmp(packed.data(), expected.data(), bytes) == 0);
 }
 
 // pack_transposed<Lines> (SIMD tiles, a narrower tile for Lines % tile lines, the scalar
