@@ -118,7 +118,13 @@ class DCGANGenerator : public nn::Module<T> {
     LATENT_CHECK(z.dim() == 2 && z.shape()[1] == config_.n_z, "DCGANGenerator: expects noise [N, ", config_.n_z,
                  "], got shape ", z.shape());
     detail::check_dcgan_labels(config_, labels, z.shape()[0], "DCGANGenerator");
-    const Tensor<T> input = config_.classes > 0 ? cat<T>({z, label_embedding->forward(labels)}, 1) : z;
+    // (Each part is made before the list that joins them: g++ 12 mishandles an exception
+    // thrown while an initializer list is being built, bug 66139.)
+    Tensor<T> input = z;
+    if (config_.classes > 0) {
+      const Tensor<T> embedded = label_embedding->forward(labels);
+      input = cat<T>({z, embedded}, 1);
+    }
     const std::int64_t s = config_.base();
     Tensor<T> h = relu(bn0->forward(fc->forward(input))).reshape({z.shape()[0], config_.g_width, s, s});
     h = relu(bn1->forward(up1->forward(h)));
@@ -166,8 +172,11 @@ class DCGANDiscriminator : public nn::Module<T> {
                  x.shape());
     const std::int64_t n = x.shape()[0];
     detail::check_dcgan_labels(config_, labels, n, "DCGANDiscriminator");
-    const Tensor<T> input =
-        config_.classes > 0 ? cat<T>({x, label_embedding->forward(labels).reshape({n, 1, size, size})}, 1) : x;
+    Tensor<T> input = x;
+    if (config_.classes > 0) {  // the parts first, then the list (see the generator)
+      const Tensor<T> planes = label_embedding->forward(labels).reshape({n, 1, size, size});
+      input = cat<T>({x, planes}, 1);
+    }
     namespace F = nn::functional;
     Tensor<T> h = F::leaky_relu(conv1->forward(input), T(0.2));
     h = F::leaky_relu(bn2->forward(conv2->forward(h)), T(0.2));

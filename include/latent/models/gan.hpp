@@ -197,7 +197,10 @@ class GanMLPBase : public nn::Module<T> {
     LATENT_CHECK(labels.defined() && labels.dim() == 1 && labels.shape()[0] == x.shape()[0], who_,
                  ": a conditional net needs one label per row, got labels of shape ", labels.shape(),
                  " for inputs ", x.shape());
-    return net->forward(cat<T>({x, label_embedding->forward(labels)}, 1));
+    // The embedding before the list: g++ 12 mishandles an exception thrown while an
+    // initializer list is being built (bug 66139).
+    const Tensor<T> embedded = label_embedding->forward(labels);
+    return net->forward(cat<T>({x, embedded}, 1));
   }
 
  private:

@@ -214,8 +214,10 @@ class UNet : public nn::Module<T> {
     const Tensor<T> s3 = h = down3->forward(pool2->forward(h), temb);
     h = mid2->forward(attn->forward(mid1->forward(h, temb)), temb);
     h = up3->forward(cat<T>({h, s3}, 1), temb);
-    h = up2->forward(cat<T>({unpool2->forward(h), s2}, 1), temb);
-    h = up1->forward(cat<T>({unpool1->forward(h), s1}, 1), temb);
+    h = unpool2->forward(h);  // (made before the list: see DCGANGenerator::forward)
+    h = up2->forward(cat<T>({h, s2}, 1), temb);
+    h = unpool1->forward(h);
+    h = up1->forward(cat<T>({h, s1}, 1), temb);
     return out_conv->forward(nn::functional::silu(out_norm->forward(h)));
   }
   using nn::Module<T>::forward;
