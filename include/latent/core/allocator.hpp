@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -31,6 +30,16 @@ inline std::size_t size_class(std::size_t bytes) {
   while (!(bytes >> top)) --top;                 // bytes in [2^top, 2^(top+1))
   const std::size_t step = std::size_t(1) << (top - 3);  // eight classes per power of two
   return (bytes + step - 1) / step * step;
+}
+
+// The free list of a size class, numbered in increasing size: 0..63 for the 64-byte steps
+// up to 4 KiB; above, a class in [2^top, 2^(top+1)) is m * 2^(top - 3) with m in [8, 16),
+// and its number is 64 + 8 (top - 12) + (m - 8).
+inline std::size_t class_index(std::size_t cls) {
+  if (cls <= 4096) return cls / 64 - 1;
+  int top = 63;
+  while (!(cls >> top)) --top;  // cls in [2^top, 2^(top+1))
+  return 64 + std::size_t(top - 12) * 8 + ((cls >> (top - 3)) - 8);
 }
 
 inline void* system_alloc(std::size_t bytes) {
@@ -57,12 +66,12 @@ class CachingAllocator {
   void* allocate(std::size_t bytes) {
     if (bytes == 0) return nullptr;
     const std::size_t cls = size_class(bytes);
+    const std::size_t index = class_index(cls);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+      if (index < free_.size() && !free_[index].empty()) {
+        void* p = free_[index].back();
+        free_[index].pop_back();
         cached_bytes_ -= cls;
         return p;
       }
@@ -74,10 +83,12 @@ class CachingAllocator {
   void deallocate(void* p, std::size_t bytes) {
     if (!p) return;
     const std::size_t cls = size_class(bytes);
+    const std::size_t index = class_index(cls);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_bytes_ + cls <= limit_) {
-        free_[cls].push_back(p);
+        if (index >= free_.size()) free_.resize(index + 1);
+        free_[index].push_back(p);
         cached_bytes_ += cls;
         return;
       }
@@ -87,8 +98,8 @@ class CachingAllocator {
 
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& entry : free_)
-      for (void* p : entry.second) system_free(p);
+    for (const std::vector<void*>& list : free_)
+      for (void* p : list) system_free(p);
     free_.clear();
     cached_bytes_ = 0;
   }
@@ -112,7 +123,7 @@ class CachingAllocator {
 
  private:
   std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> free_;
+  std::vector<std::vector<void*>> free_;  // free blocks by class_index
   std::size_t cached_bytes_ = 0;
   std::size_t limit_ = std::size_t(4) << 30;  // 4 GiB unless set otherwise
   std::uint64_t system_requests_ = 0;

@@ -52,12 +52,28 @@ inline ErrorHandler set_error_handler(ErrorHandler handler) {
 #endif
 }
 
-// Concatenates its arguments with operator<< into one message and reports it.
-template <class... Parts>
-[[noreturn]] inline void fail(const Parts&... parts) {
+namespace detail {
+// One part of an error message as text: strings as they are, anything else as
+// operator<< prints it. Each type of part gets one instantiation, shared by every message.
+inline std::string message_part(const char* text) { return text; }
+inline std::string message_part(const std::string& text) { return text; }
+template <class Part>
+std::string message_part(const Part& part) {
   std::ostringstream out;
-  (out << ... << parts);
-  fail_message(out.str());
+  out << part;
+  return out.str();
+}
+}  // namespace detail
+
+// Concatenates its arguments, as operator<< prints them, into one message and reports it.
+// The parts are taken by value so that string literals of any length decay to const
+// char*: with one instantiation per type of part (above) instead of one operator<< chain
+// per list of parts, the checks all over the library stay quick to compile.
+template <class... Parts>
+[[noreturn]] inline void fail(Parts... parts) {
+  std::string message;
+  (message += ... += detail::message_part(parts));
+  fail_message(message);
 }
 
 }  // namespace latent

@@ -5,7 +5,7 @@
 
 #include <array>
 #include <cstdint>
-#include <fstream>
+#include <cstdio>
 #include <string>
 
 #include "../io/file.hpp"
@@ -23,7 +23,12 @@ inline const std::array<const char*, 10>& fashion_mnist_classes() {
 }
 
 namespace detail {
-inline bool readable(const std::string& path) { return std::ifstream(path, std::ios::binary).good(); }
+// True when the file can be opened for reading.
+inline bool readable(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file) std::fclose(file);
+  return file != nullptr;
+}
 }  // namespace detail
 
 template <class T>

@@ -22,7 +22,7 @@ namespace latent::io {
 namespace detail {
 using Crc32Tables = std::array<std::array<std::uint32_t, 256>, 8>;
 
-constexpr Crc32Tables make_crc32_tables() {
+inline Crc32Tables make_crc32_tables() {
   Crc32Tables table{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t remainder = i;
@@ -39,11 +39,16 @@ constexpr Crc32Tables make_crc32_tables() {
   }
   return table;
 }
-inline constexpr Crc32Tables kCrc32Tables = make_crc32_tables();
+// Built on first use (thread-safe): working them out at compile time instead would slow
+// down the compilation of every program that includes the library.
+inline const Crc32Tables& crc32_tables() {
+  static const Crc32Tables tables = make_crc32_tables();
+  return tables;
+}
 }  // namespace detail
 
 inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0) {
-  const auto& t = detail::kCrc32Tables;
+  const auto& t = detail::crc32_tables();
   crc = ~crc;
   for (; size >= 8; size -= 8, data += 8) {
     const std::uint32_t low = crc ^ (std::uint32_t(data[0]) | std::uint32_t(data[1]) << 8 |

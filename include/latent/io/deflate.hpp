@@ -17,7 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <utility>
 #include <vector>
 
@@ -83,19 +82,27 @@ inline std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq
     // Nodes 0..n-1 are the symbols, later ones the merged pairs; ties go to the lower id,
     // so the result is deterministic.
     using Node = std::pair<std::uint64_t, int>;  // (weight, id)
-    std::priority_queue<Node, std::vector<Node>, std::greater<Node>> queue;
+    std::vector<Node> queue;  // a binary heap with the least node at the front
+    auto push = [&queue](Node node) {
+      queue.push_back(node);
+      std::push_heap(queue.begin(), queue.end(), std::greater<Node>());
+    };
+    auto pop = [&queue] {
+      std::pop_heap(queue.begin(), queue.end(), std::greater<Node>());
+      const Node least = queue.back();
+      queue.pop_back();
+      return least;
+    };
     std::vector<int> parent(static_cast<std::size_t>(2 * n), -1);
     for (int s = 0; s < n; ++s) {
-      if (freq[s] > 0) queue.push({freq[s], s});
+      if (freq[s] > 0) push({freq[s], s});
     }
     int next_id = n;
     while (queue.size() > 1) {
-      const Node a = queue.top();
-      queue.pop();
-      const Node b = queue.top();
-      queue.pop();
+      const Node a = pop();
+      const Node b = pop();
       parent[a.second] = parent[b.second] = next_id;
-      queue.push({a.first + b.first, next_id++});
+      push({a.first + b.first, next_id++});
     }
     // A parent always has a higher id than its children: walk ids downwards from the root.
     std::vector<int> depth(static_cast<std::size_t>(next_id), 0);

@@ -225,7 +225,7 @@ class Json::Parser {
 
  private:
   template <class... Parts>
-  [[noreturn]] void error(const Parts&... parts) const {
+  [[noreturn]] void error(Parts... parts) const {
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i < pos_ && i < size_; ++i) {
       if (text_[i] == '\n') {

@@ -296,7 +296,7 @@ class SafetensorsFile {
 namespace detail {
 
 template <class... Parts>
-[[noreturn]] void corrupt(const std::string& source, const Parts&... parts) {
+[[noreturn]] void corrupt(const std::string& source, Parts... parts) {
   fail("safetensors: '", source, "': ", parts...);
 }
 
@@ -547,11 +547,11 @@ SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tens
 }
 
 inline std::vector<std::uint8_t> SafetensorsWriter::to_bytes() const {
+  // Largest elements first, then by name (the map's order).
   std::vector<const std::pair<const std::string, Pending>*> order;
-  for (const auto& t : tensors_) order.push_back(&t);
-  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
-    return dtype_size(a->second.dtype) > dtype_size(b->second.dtype);
-  });
+  for (std::size_t element_size : {8, 4, 2, 1})
+    for (const auto& t : tensors_)
+      if (dtype_size(t.second.dtype) == element_size) order.push_back(&t);
   Json header = Json::object();
   if (!metadata_.empty()) {
     Json meta = Json::object();

@@ -81,7 +81,9 @@ struct FeatureStatistics {
   std::int64_t count = 0;
 };
 
-inline FeatureStatistics feature_statistics(const Tensor<double>& features) {
+// Features [N, D] (fashion_features gives them in double).
+template <class T>
+FeatureStatistics feature_statistics(const Tensor<T>& features) {
   FeatureStatistics s;
   mean_and_covariance(features, s.mean, s.covariance);
   s.count = features.shape()[0];

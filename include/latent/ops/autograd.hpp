@@ -20,7 +20,6 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "../kernels/strided_loop.hpp"

@@ -182,14 +182,18 @@ template <class T> Tensor<bool> operator<=(const Tensor<T>& a, Scalar<T> s) { re
 template <class T> Tensor<bool> operator>(const Tensor<T>& a, Scalar<T> s) { return gt(a, s); }
 template <class T> Tensor<bool> operator>=(const Tensor<T>& a, Scalar<T> s) { return ge(a, s); }
 
-inline Tensor<bool> logical_not(const Tensor<bool>& a) {
-  return detail::map<bool>(a, [](bool x) { return !x; });
+// Logical ops, on masks or on any element type with nonzero meaning true (as in PyTorch).
+template <class T>
+Tensor<bool> logical_not(const Tensor<T>& a) {
+  return detail::map<bool>(a, [](T x) { return !x; });
 }
-inline Tensor<bool> logical_and(const Tensor<bool>& a, const Tensor<bool>& b) {
-  return detail::map2<bool>(a, b, "logical_and", [](bool x, bool y) { return x && y; });
+template <class T>
+Tensor<bool> logical_and(const Tensor<T>& a, const Tensor<T>& b) {
+  return detail::map2<bool>(a, b, "logical_and", [](T x, T y) { return x && y; });
 }
-inline Tensor<bool> logical_or(const Tensor<bool>& a, const Tensor<bool>& b) {
-  return detail::map2<bool>(a, b, "logical_or", [](bool x, bool y) { return x || y; });
+template <class T>
+Tensor<bool> logical_or(const Tensor<T>& a, const Tensor<T>& b) {
+  return detail::map2<bool>(a, b, "logical_or", [](T x, T y) { return x || y; });
 }
 
 // where(cond, a, b): a where cond is true, else b (all three broadcast together).

@@ -39,7 +39,8 @@ using GradcheckFn = std::function<Tensor<double>(const std::vector<Tensor<double
 namespace detail {
 
 // Writes through any view to element `flat` (row-major) of t.
-inline double& element(const Tensor<double>& t, std::int64_t flat) {
+template <class T>
+T& element(const Tensor<T>& t, std::int64_t flat) {
   std::int64_t o = t.offset();
   for (int d = t.dim() - 1; d >= 0; --d) {
     o += (flat % t.shape()[d]) * t.strides()[d];
@@ -71,8 +72,9 @@ inline GradcheckResult compare_jacobians(const std::vector<std::vector<double>>&
 }
 
 // Jacobians of f at `inputs`, flattened per input as [out_element * in_numel + in_element].
-inline GradcheckResult check_first_order(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                         const GradcheckOptions& opt, const char* what) {
+template <class Fn>
+GradcheckResult check_first_order(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                                  const GradcheckOptions& opt, const char* what) {
   std::vector<Tensor<double>> leaves;
   for (const Tensor<double>& x : inputs) {
     Tensor<double> leaf = x.detach();
@@ -130,16 +132,19 @@ inline GradcheckResult check_first_order(const GradcheckFn& f, const std::vector
 
 }  // namespace detail
 
-// Checks f's first derivatives with respect to every input that requires grad.
-inline GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                 const GradcheckOptions& opt = {}) {
+// Checks f's first derivatives with respect to every input that requires grad. f is any
+// callable with GradcheckFn's signature (a GradcheckFn, a lambda...).
+template <class Fn>
+GradcheckResult gradcheck(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                          const GradcheckOptions& opt = {}) {
   return detail::check_first_order(f, inputs, opt, "gradcheck");
 }
 
 // Checks second derivatives: the function x -> J(x)^T v (the gradient for a fixed random
 // output gradient v, built with create_graph) must itself pass gradcheck.
-inline GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                     const GradcheckOptions& opt = {}, std::uint64_t seed = 0) {
+template <class Fn>
+GradcheckResult gradgradcheck(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                              const GradcheckOptions& opt = {}, std::uint64_t seed = 0) {
   Generator gen(seed);
   Tensor<double> v;
   {
@@ -148,7 +153,7 @@ inline GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Ten
     for (const Tensor<double>& x : inputs) detached.push_back(x.detach());
     v = randn<double>(f(detached).shape(), gen);
   }
-  const GradcheckFn first = [&f, v](const std::vector<Tensor<double>>& xs) {
+  const auto first = [&f, v](const std::vector<Tensor<double>>& xs) {
     // The first derivatives need a graph even while the outer check runs without one;
     // they are differentiable themselves only when the outer check asks for it.
     const bool differentiable = is_grad_enabled();

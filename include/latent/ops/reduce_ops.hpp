@@ -8,6 +8,7 @@
 // elements equal to the result; logsumexp -> g * exp(x - result).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -27,17 +28,17 @@ namespace detail {
 
 // Which dims a reduction covers, and the shapes around it.
 struct ReducePlan {
-  std::vector<bool> reduced;  // per input dim
-  Shape out_shape;            // the result's shape
-  Shape kept_shape;           // input rank, 1 on reduced dims (for broadcasting back)
-  Shape order;                // permutation: kept dims, then reduced dims
+  std::array<bool, kMaxRank> reduced{};  // per input dim
+  Shape out_shape;                       // the result's shape
+  Shape kept_shape;                      // input rank, 1 on reduced dims (for broadcasting back)
+  Shape order;                           // permutation: kept dims, then reduced dims
   std::int64_t rows = 1, row_length = 1;
 };
 
 inline ReducePlan plan_reduce(const Shape& shape, const DimList& dims, bool keepdim, const char* op) {
   ReducePlan p;
   const int rank = shape.size();
-  p.reduced.assign(rank, dims.all);
+  p.reduced.fill(dims.all);
   if (!dims.all) {
     for (std::int64_t d : dims.dims) {
       const int w = wrap_dim(d, rank, op);

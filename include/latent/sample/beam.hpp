@@ -60,13 +60,6 @@ inline std::vector<double> log_softmax(const std::vector<double>& logits) {
   return out;
 }
 
-// Keeps the best `width` hypotheses of `pool` (by score; earlier ones first among equals).
-inline void keep_best(std::vector<BeamHypothesis>& pool, std::size_t width) {
-  std::stable_sort(pool.begin(), pool.end(),
-                   [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
-  if (pool.size() > width) pool.resize(width);
-}
-
 }  // namespace beam_detail
 
 // The best hypotheses found (at most beam_width), best first.
@@ -86,6 +79,12 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
     double best = -std::numeric_limits<double>::infinity();
     for (std::int64_t n : {length + 1, options.max_new_tokens}) best = std::max(best, beam_score(log_prob, n, alpha));
     return best;
+  };
+  // Keeps the best `width` hypotheses of `pool` (by score; earlier ones first among equals).
+  auto keep_best = [width](std::vector<BeamHypothesis>& pool) {
+    std::stable_sort(pool.begin(), pool.end(),
+                     [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
+    if (pool.size() > width) pool.resize(width);
   };
 
   std::vector<BeamHypothesis> live{BeamHypothesis{}}, finished;
@@ -125,13 +124,13 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
         finished.push_back(std::move(h));
       } else if (length == options.max_new_tokens) {
         finished.push_back(std::move(h));  // ended by the length limit
-        if (finished.size() >= width * 2) beam_detail::keep_best(finished, width);
+        if (finished.size() >= width * 2) keep_best(finished);
         continue;
       } else {
         next.push_back(std::move(h));
       }
     }
-    beam_detail::keep_best(finished, width);
+    keep_best(finished);
     live = std::move(next);
     if (finished.size() == width && !live.empty()) {
       double best_live = -std::numeric_limits<double>::infinity();
@@ -139,7 +138,7 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
       if (best_live < finished.back().score) break;
     }
   }
-  beam_detail::keep_best(finished, width);
+  keep_best(finished);
   return finished;
 }
 

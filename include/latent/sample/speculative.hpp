@@ -74,11 +74,6 @@ inline std::int64_t draw(const std::vector<double>& weights, Generator& gen) {
   return last;  // rounding left u at the very top
 }
 
-inline std::vector<double> chain_distribution(const SamplerChain& chain, const std::vector<double>& logits,
-                                              const std::vector<std::int64_t>& history) {
-  return chain.distribution(tensor<double>(logits), history);
-}
-
 }  // namespace speculative_detail
 
 template <class Target, class Draft>
@@ -88,8 +83,11 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
   LATENT_CHECK(options.draft_tokens >= 1, op, ": draft_tokens must be at least 1, got ", options.draft_tokens);
   LATENT_CHECK(options.max_new_tokens >= 0, op, ": max_new_tokens must be >= 0, got ", options.max_new_tokens);
   LATENT_CHECK(!prompt.empty(), op, ": the prompt must hold at least one token");
-  using speculative_detail::chain_distribution;
   using speculative_detail::draw;
+  // The chain's distribution over the vocabulary for one row of logits.
+  auto chain_distribution = [&chain](const std::vector<double>& logits, const std::vector<std::int64_t>& history) {
+    return chain.distribution(tensor<double>(logits), history);
+  };
 
   SpeculativeResult result;
   std::vector<std::int64_t> tokens = prompt;
@@ -111,7 +109,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
     std::vector<std::vector<double>> q;
     std::vector<std::int64_t> proposal = tokens;
     for (std::int64_t i = 0; i < k; ++i) {
-      q.push_back(chain_distribution(chain, draft(proposal), proposal));
+      q.push_back(chain_distribution(draft(proposal), proposal));
       proposal.push_back(draw(q.back(), gen));
     }
     // 2. The target's distributions after each prefix, in one pass.
@@ -125,7 +123,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
     std::vector<std::int64_t> history(tokens);
     bool all_kept = true;
     for (std::int64_t i = 0; i < k && !done; ++i) {
-      const std::vector<double> p = chain_distribution(chain, rows[static_cast<std::size_t>(i)], history);
+      const std::vector<double> p = chain_distribution(rows[static_cast<std::size_t>(i)], history);
       const std::vector<double>& qi = q[static_cast<std::size_t>(i)];
       LATENT_CHECK(p.size() == qi.size(), op, ": target and draft disagree on the vocabulary (", p.size(), " and ",
                    qi.size(), " tokens)");
@@ -142,7 +140,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
       all_kept = false;
       break;
     }
-    if (all_kept && !done) emit(draw(chain_distribution(chain, rows.back(), history), gen));
+    if (all_kept && !done) emit(draw(chain_distribution(rows.back(), history), gen));
   }
   return result;
 }

@@ -21,8 +21,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "../core/random.hpp"
@@ -57,7 +57,7 @@ struct Candidates {
       sorted.ids.push_back(ids[i]);
       sorted.logits.push_back(logits[i]);
     }
-    *this = sorted;
+    *this = std::move(sorted);
   }
   void keep(std::size_t n) {
     ids.resize(std::min(n, ids.size()));
@@ -113,8 +113,10 @@ class SamplerChain {
       c.ids.push_back(i);
       c.logits.push_back(double(l.data()[i]));
     }
-    std::map<std::int64_t, std::int64_t> counts;
-    for (std::int64_t t : history) ++counts[t];
+    // How often each token of the vocabulary occurs in the history.
+    std::vector<std::int64_t> counts(c.ids.size(), 0);
+    for (std::int64_t t : history)
+      if (t >= 0 && t < l.numel()) ++counts[static_cast<std::size_t>(t)];
     for (const Stage& s : stages_) apply(s, c, counts);
     return c;
   }
@@ -161,17 +163,16 @@ class SamplerChain {
     return c.ids[best];
   }
 
-  static void apply(const Stage& s, Candidates& c, const std::map<std::int64_t, std::int64_t>& counts) {
+  static void apply(const Stage& s, Candidates& c, const std::vector<std::int64_t>& counts) {
+    auto count = [&counts](std::int64_t id) { return counts[static_cast<std::size_t>(id)]; };
     switch (s.kind) {
       case Kind::Repetition:
         for (std::size_t i = 0; i < c.ids.size(); ++i)
-          if (counts.count(c.ids[i])) c.logits[i] = c.logits[i] > 0 ? c.logits[i] / s.a : c.logits[i] * s.a;
+          if (count(c.ids[i]) > 0) c.logits[i] = c.logits[i] > 0 ? c.logits[i] / s.a : c.logits[i] * s.a;
         break;
       case Kind::Frequency:
-        for (std::size_t i = 0; i < c.ids.size(); ++i) {
-          auto it = counts.find(c.ids[i]);
-          if (it != counts.end()) c.logits[i] -= s.a * double(it->second) + s.b;
-        }
+        for (std::size_t i = 0; i < c.ids.size(); ++i)
+          if (count(c.ids[i]) > 0) c.logits[i] -= s.a * double(count(c.ids[i])) + s.b;
         break;
       case Kind::Temperature:
         for (double& l : c.logits) l /= s.a;
