@@ -21,7 +21,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -166,12 +165,28 @@ inline ErrorHandler set_error_handler(ErrorHandler handler) {
 #endif
 }
 
-// Concatenates its arguments with operator<< into one message and reports it.
-template <class... Parts>
-[[noreturn]] inline void fail(const Parts&... parts) {
+namespace detail {
+// One part of an error message as text: strings as they are, anything else as
+// operator<< prints it. Each type of part gets one instantiation, shared by every message.
+inline std::string message_part(const char* text) { return text; }
+inline std::string message_part(const std::string& text) { return text; }
+template <class Part>
+std::string message_part(const Part& part) {
   std::ostringstream out;
-  (out << ... << parts);
-  fail_message(out.str());
+  out << part;
+  return out.str();
+}
+}  // namespace detail
+
+// Concatenates its arguments, as operator<< prints them, into one message and reports it.
+// The parts are taken by value so that string literals of any length decay to const
+// char*: with one instantiation per type of part (above) instead of one operator<< chain
+// per list of parts, the checks all over the library stay quick to compile.
+template <class... Parts>
+[[noreturn]] inline void fail(Parts... parts) {
+  std::string message;
+  (message += ... += detail::message_part(parts));
+  fail_message(message);
 }
 
 }  // namespace latent
@@ -198,6 +213,16 @@ inline std::size_t size_class(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+// The free list of a size class, numbered in increasing size: 0..63 for the 64-byte steps
+// up to 4 KiB; above, a class in [2^top, 2^(top+1)) is m * 2^(top - 3) with m in [8, 16),
+// and its number is 64 + 8 (top - 12) + (m - 8).
+inline std::size_t class_index(std::size_t cls) {
+  if (cls <= 4096) return cls / 64 - 1;
+  int top = 63;
+  while (!(cls >> top)) --top;  // cls in [2^top, 2^(top+1))
+  return 64 + std::size_t(top - 12) * 8 + ((cls >> (top - 3)) - 8);
+}
+
 inline void* system_alloc(std::size_t bytes) {
   void* p = nullptr;
 #if defined(_WIN32)
@@ -222,12 +247,12 @@ class CachingAllocator {
   void* allocate(std::size_t bytes) {
     if (bytes == 0) return nullptr;
     const std::size_t cls = size_class(bytes);
+    const std::size_t index = class_index(cls);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+      if (index < free_.size() && !free_[index].empty()) {
+        void* p = free_[index].back();
+        free_[index].pop_back();
         cached_bytes_ -= cls;
         return p;
       }
@@ -239,10 +264,12 @@ class CachingAllocator {
   void deallocate(void* p, std::size_t bytes) {
     if (!p) return;
     const std::size_t cls = size_class(bytes);
+    const std::size_t index = class_index(cls);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_bytes_ + cls <= limit_) {
-        free_[cls].push_back(p);
+        if (index >= free_.size()) free_.resize(index + 1);
+        free_[index].push_back(p);
         cached_bytes_ += cls;
         return;
       }
@@ -252,8 +279,8 @@ class CachingAllocator {
 
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& entry : free_)
-      for (void* p : entry.second) system_free(p);
+    for (const std::vector<void*>& list : free_)
+      for (void* p : list) system_free(p);
     free_.clear();
     cached_bytes_ = 0;
   }
@@ -277,7 +304,7 @@ class CachingAllocator {
 
  private:
   std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> free_;
+  std::vector<std::vector<void*>> free_;  // free blocks by class_index
   std::size_t cached_bytes_ = 0;
   std::size_t limit_ = std::size_t(4) << 30;  // 4 GiB unless set otherwise
   std::uint64_t system_requests_ = 0;
@@ -6421,7 +6448,6 @@ std::string to_string(const Tensor<T>& t) {
 #include <atomic>
 #include <functional>
 #include <unordered_map>
-#include <unordered_set>
 
 // ---- latent/ops/grad_mode.hpp ----
 // Grad mode and anomaly mode: two per-thread switches that every op consults.
@@ -7358,14 +7384,18 @@ template <class T> Tensor<bool> operator<=(const Tensor<T>& a, Scalar<T> s) { re
 template <class T> Tensor<bool> operator>(const Tensor<T>& a, Scalar<T> s) { return gt(a, s); }
 template <class T> Tensor<bool> operator>=(const Tensor<T>& a, Scalar<T> s) { return ge(a, s); }
 
-inline Tensor<bool> logical_not(const Tensor<bool>& a) {
-  return detail::map<bool>(a, [](bool x) { return !x; });
+// Logical ops, on masks or on any element type with nonzero meaning true (as in PyTorch).
+template <class T>
+Tensor<bool> logical_not(const Tensor<T>& a) {
+  return detail::map<bool>(a, [](T x) { return !x; });
 }
-inline Tensor<bool> logical_and(const Tensor<bool>& a, const Tensor<bool>& b) {
-  return detail::map2<bool>(a, b, "logical_and", [](bool x, bool y) { return x && y; });
+template <class T>
+Tensor<bool> logical_and(const Tensor<T>& a, const Tensor<T>& b) {
+  return detail::map2<bool>(a, b, "logical_and", [](T x, T y) { return x && y; });
 }
-inline Tensor<bool> logical_or(const Tensor<bool>& a, const Tensor<bool>& b) {
-  return detail::map2<bool>(a, b, "logical_or", [](bool x, bool y) { return x || y; });
+template <class T>
+Tensor<bool> logical_or(const Tensor<T>& a, const Tensor<T>& b) {
+  return detail::map2<bool>(a, b, "logical_or", [](T x, T y) { return x || y; });
 }
 
 // where(cond, a, b): a where cond is true, else b (all three broadcast together).
@@ -7523,17 +7553,17 @@ namespace detail {
 
 // Which dims a reduction covers, and the shapes around it.
 struct ReducePlan {
-  std::vector<bool> reduced;  // per input dim
-  Shape out_shape;            // the result's shape
-  Shape kept_shape;           // input rank, 1 on reduced dims (for broadcasting back)
-  Shape order;                // permutation: kept dims, then reduced dims
+  std::array<bool, kMaxRank> reduced{};  // per input dim
+  Shape out_shape;                       // the result's shape
+  Shape kept_shape;                      // input rank, 1 on reduced dims (for broadcasting back)
+  Shape order;                           // permutation: kept dims, then reduced dims
   std::int64_t rows = 1, row_length = 1;
 };
 
 inline ReducePlan plan_reduce(const Shape& shape, const DimList& dims, bool keepdim, const char* op) {
   ReducePlan p;
   const int rank = shape.size();
-  p.reduced.assign(rank, dims.all);
+  p.reduced.fill(dims.all);
   if (!dims.all) {
     for (std::int64_t d : dims.dims) {
       const int w = wrap_dim(d, rank, op);
@@ -7787,7 +7817,8 @@ using GradcheckFn = std::function<Tensor<double>(const std::vector<Tensor<double
 namespace detail {
 
 // Writes through any view to element `flat` (row-major) of t.
-inline double& element(const Tensor<double>& t, std::int64_t flat) {
+template <class T>
+T& element(const Tensor<T>& t, std::int64_t flat) {
   std::int64_t o = t.offset();
   for (int d = t.dim() - 1; d >= 0; --d) {
     o += (flat % t.shape()[d]) * t.strides()[d];
@@ -7819,8 +7850,9 @@ inline GradcheckResult compare_jacobians(const std::vector<std::vector<double>>&
 }
 
 // Jacobians of f at `inputs`, flattened per input as [out_element * in_numel + in_element].
-inline GradcheckResult check_first_order(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                         const GradcheckOptions& opt, const char* what) {
+template <class Fn>
+GradcheckResult check_first_order(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                                  const GradcheckOptions& opt, const char* what) {
   std::vector<Tensor<double>> leaves;
   for (const Tensor<double>& x : inputs) {
     Tensor<double> leaf = x.detach();
@@ -7878,16 +7910,19 @@ inline GradcheckResult check_first_order(const GradcheckFn& f, const std::vector
 
 }  // namespace detail
 
-// Checks f's first derivatives with respect to every input that requires grad.
-inline GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                 const GradcheckOptions& opt = {}) {
+// Checks f's first derivatives with respect to every input that requires grad. f is any
+// callable with GradcheckFn's signature (a GradcheckFn, a lambda...).
+template <class Fn>
+GradcheckResult gradcheck(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                          const GradcheckOptions& opt = {}) {
   return detail::check_first_order(f, inputs, opt, "gradcheck");
 }
 
 // Checks second derivatives: the function x -> J(x)^T v (the gradient for a fixed random
 // output gradient v, built with create_graph) must itself pass gradcheck.
-inline GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                                     const GradcheckOptions& opt = {}, std::uint64_t seed = 0) {
+template <class Fn>
+GradcheckResult gradgradcheck(const Fn& f, const std::vector<Tensor<double>>& inputs,
+                              const GradcheckOptions& opt = {}, std::uint64_t seed = 0) {
   Generator gen(seed);
   Tensor<double> v;
   {
@@ -7896,7 +7931,7 @@ inline GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Ten
     for (const Tensor<double>& x : inputs) detached.push_back(x.detach());
     v = randn<double>(f(detached).shape(), gen);
   }
-  const GradcheckFn first = [&f, v](const std::vector<Tensor<double>>& xs) {
+  const auto first = [&f, v](const std::vector<Tensor<double>>& xs) {
     // The first derivatives need a graph even while the outer check runs without one;
     // they are differentiable themselves only when the outer check asks for it.
     const bool differentiable = is_grad_enabled();
@@ -9025,7 +9060,7 @@ namespace latent::io {
 namespace detail {
 using Crc32Tables = std::array<std::array<std::uint32_t, 256>, 8>;
 
-constexpr Crc32Tables make_crc32_tables() {
+inline Crc32Tables make_crc32_tables() {
   Crc32Tables table{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t remainder = i;
@@ -9042,11 +9077,16 @@ constexpr Crc32Tables make_crc32_tables() {
   }
   return table;
 }
-inline constexpr Crc32Tables kCrc32Tables = make_crc32_tables();
+// Built on first use (thread-safe): working them out at compile time instead would slow
+// down the compilation of every program that includes the library.
+inline const Crc32Tables& crc32_tables() {
+  static const Crc32Tables tables = make_crc32_tables();
+  return tables;
+}
 }  // namespace detail
 
 inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size, std::uint32_t crc = 0) {
-  const auto& t = detail::kCrc32Tables;
+  const auto& t = detail::crc32_tables();
   crc = ~crc;
   for (; size >= 8; size -= 8, data += 8) {
     const std::uint32_t low = crc ^ (std::uint32_t(data[0]) | std::uint32_t(data[1]) << 8 |
@@ -9094,8 +9134,6 @@ inline std::uint32_t adler32(const std::uint8_t* data, std::size_t size, std::ui
 // `distance` back"), then each block of tokens is written with the Huffman code that its
 // own symbol frequencies call for, or with the fixed code, or stored as it is: whichever
 // is the fewest bits. inflate.hpp reads all three.
-
-#include <queue>
 
 // ---- latent/io/inflate.hpp ----
 // Inflate: the decompressor for DEFLATE (RFC 1951) and for the two containers around it,
@@ -9645,19 +9683,27 @@ inline std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq
     // Nodes 0..n-1 are the symbols, later ones the merged pairs; ties go to the lower id,
     // so the result is deterministic.
     using Node = std::pair<std::uint64_t, int>;  // (weight, id)
-    std::priority_queue<Node, std::vector<Node>, std::greater<Node>> queue;
+    std::vector<Node> queue;  // a binary heap with the least node at the front
+    auto push = [&queue](Node node) {
+      queue.push_back(node);
+      std::push_heap(queue.begin(), queue.end(), std::greater<Node>());
+    };
+    auto pop = [&queue] {
+      std::pop_heap(queue.begin(), queue.end(), std::greater<Node>());
+      const Node least = queue.back();
+      queue.pop_back();
+      return least;
+    };
     std::vector<int> parent(static_cast<std::size_t>(2 * n), -1);
     for (int s = 0; s < n; ++s) {
-      if (freq[s] > 0) queue.push({freq[s], s});
+      if (freq[s] > 0) push({freq[s], s});
     }
     int next_id = n;
     while (queue.size() > 1) {
-      const Node a = queue.top();
-      queue.pop();
-      const Node b = queue.top();
-      queue.pop();
+      const Node a = pop();
+      const Node b = pop();
       parent[a.second] = parent[b.second] = next_id;
-      queue.push({a.first + b.first, next_id++});
+      push({a.first + b.first, next_id++});
     }
     // A parent always has a higher id than its children: walk ids downwards from the root.
     std::vector<int> depth(static_cast<std::size_t>(next_id), 0);
@@ -10791,7 +10837,7 @@ class Json::Parser {
 
  private:
   template <class... Parts>
-  [[noreturn]] void error(const Parts&... parts) const {
+  [[noreturn]] void error(Parts... parts) const {
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i < pos_ && i < size_; ++i) {
       if (text_[i] == '\n') {
@@ -11457,6 +11503,8 @@ void save_npy(const std::string& path, const Tensor<T>& t) {
 // (members over 4 GiB) are refused with a clear error. Writing produces stored or
 // deflated members with no timestamps, so the same arrays give the same bytes.
 
+#include <map>
+
 namespace latent::io {
 
 // Members of a zip archive by name (their uncompressed bytes).
@@ -12099,7 +12147,7 @@ class SafetensorsFile {
 namespace detail {
 
 template <class... Parts>
-[[noreturn]] void corrupt(const std::string& source, const Parts&... parts) {
+[[noreturn]] void corrupt(const std::string& source, Parts... parts) {
   fail("safetensors: '", source, "': ", parts...);
 }
 
@@ -12350,11 +12398,11 @@ SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tens
 }
 
 inline std::vector<std::uint8_t> SafetensorsWriter::to_bytes() const {
+  // Largest elements first, then by name (the map's order).
   std::vector<const std::pair<const std::string, Pending>*> order;
-  for (const auto& t : tensors_) order.push_back(&t);
-  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
-    return dtype_size(a->second.dtype) > dtype_size(b->second.dtype);
-  });
+  for (std::size_t element_size : {8, 4, 2, 1})
+    for (const auto& t : tensors_)
+      if (dtype_size(t.second.dtype) == element_size) order.push_back(&t);
   Json header = Json::object();
   if (!metadata_.empty()) {
     Json meta = Json::object();
@@ -19512,13 +19560,6 @@ inline std::vector<double> log_softmax(const std::vector<double>& logits) {
   return out;
 }
 
-// Keeps the best `width` hypotheses of `pool` (by score; earlier ones first among equals).
-inline void keep_best(std::vector<BeamHypothesis>& pool, std::size_t width) {
-  std::stable_sort(pool.begin(), pool.end(),
-                   [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
-  if (pool.size() > width) pool.resize(width);
-}
-
 }  // namespace beam_detail
 
 // The best hypotheses found (at most beam_width), best first.
@@ -19538,6 +19579,12 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
     double best = -std::numeric_limits<double>::infinity();
     for (std::int64_t n : {length + 1, options.max_new_tokens}) best = std::max(best, beam_score(log_prob, n, alpha));
     return best;
+  };
+  // Keeps the best `width` hypotheses of `pool` (by score; earlier ones first among equals).
+  auto keep_best = [width](std::vector<BeamHypothesis>& pool) {
+    std::stable_sort(pool.begin(), pool.end(),
+                     [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
+    if (pool.size() > width) pool.resize(width);
   };
 
   std::vector<BeamHypothesis> live{BeamHypothesis{}}, finished;
@@ -19577,13 +19624,13 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
         finished.push_back(std::move(h));
       } else if (length == options.max_new_tokens) {
         finished.push_back(std::move(h));  // ended by the length limit
-        if (finished.size() >= width * 2) beam_detail::keep_best(finished, width);
+        if (finished.size() >= width * 2) keep_best(finished);
         continue;
       } else {
         next.push_back(std::move(h));
       }
     }
-    beam_detail::keep_best(finished, width);
+    keep_best(finished);
     live = std::move(next);
     if (finished.size() == width && !live.empty()) {
       double best_live = -std::numeric_limits<double>::infinity();
@@ -19591,7 +19638,7 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
       if (best_live < finished.back().score) break;
     }
   }
-  beam_detail::keep_best(finished, width);
+  keep_best(finished);
   return finished;
 }
 
@@ -19675,7 +19722,7 @@ struct Candidates {
       sorted.ids.push_back(ids[i]);
       sorted.logits.push_back(logits[i]);
     }
-    *this = sorted;
+    *this = std::move(sorted);
   }
   void keep(std::size_t n) {
     ids.resize(std::min(n, ids.size()));
@@ -19731,8 +19778,10 @@ class SamplerChain {
       c.ids.push_back(i);
       c.logits.push_back(double(l.data()[i]));
     }
-    std::map<std::int64_t, std::int64_t> counts;
-    for (std::int64_t t : history) ++counts[t];
+    // How often each token of the vocabulary occurs in the history.
+    std::vector<std::int64_t> counts(c.ids.size(), 0);
+    for (std::int64_t t : history)
+      if (t >= 0 && t < l.numel()) ++counts[static_cast<std::size_t>(t)];
     for (const Stage& s : stages_) apply(s, c, counts);
     return c;
   }
@@ -19779,17 +19828,16 @@ class SamplerChain {
     return c.ids[best];
   }
 
-  static void apply(const Stage& s, Candidates& c, const std::map<std::int64_t, std::int64_t>& counts) {
+  static void apply(const Stage& s, Candidates& c, const std::vector<std::int64_t>& counts) {
+    auto count = [&counts](std::int64_t id) { return counts[static_cast<std::size_t>(id)]; };
     switch (s.kind) {
       case Kind::Repetition:
         for (std::size_t i = 0; i < c.ids.size(); ++i)
-          if (counts.count(c.ids[i])) c.logits[i] = c.logits[i] > 0 ? c.logits[i] / s.a : c.logits[i] * s.a;
+          if (count(c.ids[i]) > 0) c.logits[i] = c.logits[i] > 0 ? c.logits[i] / s.a : c.logits[i] * s.a;
         break;
       case Kind::Frequency:
-        for (std::size_t i = 0; i < c.ids.size(); ++i) {
-          auto it = counts.find(c.ids[i]);
-          if (it != counts.end()) c.logits[i] -= s.a * double(it->second) + s.b;
-        }
+        for (std::size_t i = 0; i < c.ids.size(); ++i)
+          if (count(c.ids[i]) > 0) c.logits[i] -= s.a * double(count(c.ids[i])) + s.b;
         break;
       case Kind::Temperature:
         for (double& l : c.logits) l /= s.a;
@@ -19862,11 +19910,6 @@ inline std::int64_t draw(const std::vector<double>& weights, Generator& gen) {
   return last;  // rounding left u at the very top
 }
 
-inline std::vector<double> chain_distribution(const SamplerChain& chain, const std::vector<double>& logits,
-                                              const std::vector<std::int64_t>& history) {
-  return chain.distribution(tensor<double>(logits), history);
-}
-
 }  // namespace speculative_detail
 
 template <class Target, class Draft>
@@ -19876,8 +19919,11 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
   LATENT_CHECK(options.draft_tokens >= 1, op, ": draft_tokens must be at least 1, got ", options.draft_tokens);
   LATENT_CHECK(options.max_new_tokens >= 0, op, ": max_new_tokens must be >= 0, got ", options.max_new_tokens);
   LATENT_CHECK(!prompt.empty(), op, ": the prompt must hold at least one token");
-  using speculative_detail::chain_distribution;
   using speculative_detail::draw;
+  // The chain's distribution over the vocabulary for one row of logits.
+  auto chain_distribution = [&chain](const std::vector<double>& logits, const std::vector<std::int64_t>& history) {
+    return chain.distribution(tensor<double>(logits), history);
+  };
 
   SpeculativeResult result;
   std::vector<std::int64_t> tokens = prompt;
@@ -19899,7 +19945,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
     std::vector<std::vector<double>> q;
     std::vector<std::int64_t> proposal = tokens;
     for (std::int64_t i = 0; i < k; ++i) {
-      q.push_back(chain_distribution(chain, draft(proposal), proposal));
+      q.push_back(chain_distribution(draft(proposal), proposal));
       proposal.push_back(draw(q.back(), gen));
     }
     // 2. The target's distributions after each prefix, in one pass.
@@ -19913,7 +19959,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
     std::vector<std::int64_t> history(tokens);
     bool all_kept = true;
     for (std::int64_t i = 0; i < k && !done; ++i) {
-      const std::vector<double> p = chain_distribution(chain, rows[static_cast<std::size_t>(i)], history);
+      const std::vector<double> p = chain_distribution(rows[static_cast<std::size_t>(i)], history);
       const std::vector<double>& qi = q[static_cast<std::size_t>(i)];
       LATENT_CHECK(p.size() == qi.size(), op, ": target and draft disagree on the vocabulary (", p.size(), " and ",
                    qi.size(), " tokens)");
@@ -19930,7 +19976,7 @@ SpeculativeResult speculative_decode(Target&& target, Draft&& draft, const std::
       all_kept = false;
       break;
     }
-    if (all_kept && !done) emit(draw(chain_distribution(chain, rows.back(), history), gen));
+    if (all_kept && !done) emit(draw(chain_distribution(rows.back(), history), gen));
   }
   return result;
 }
@@ -21537,8 +21583,6 @@ class BpeTokenizer {
 // training, 10,000 for testing), read from Debian's dataset-fashion-mnist package
 // (/usr/share/datasets/fashion-mnist/*.gz, IDX format) or from a folder you give.
 
-#include <fstream>
-
 namespace latent::data {
 
 constexpr const char* kFashionMnistFolder = "/usr/share/datasets/fashion-mnist";
@@ -21550,7 +21594,12 @@ inline const std::array<const char*, 10>& fashion_mnist_classes() {
 }
 
 namespace detail {
-inline bool readable(const std::string& path) { return std::ifstream(path, std::ios::binary).good(); }
+// True when the file can be opened for reading.
+inline bool readable(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file) std::fclose(file);
+  return file != nullptr;
+}
 }  // namespace detail
 
 template <class T>
@@ -22203,7 +22252,9 @@ struct FeatureStatistics {
   std::int64_t count = 0;
 };
 
-inline FeatureStatistics feature_statistics(const Tensor<double>& features) {
+// Features [N, D] (fashion_features gives them in double).
+template <class T>
+FeatureStatistics feature_statistics(const Tensor<T>& features) {
   FeatureStatistics s;
   mean_and_covariance(features, s.mean, s.covariance);
   s.count = features.shape()[0];
