@@ -53,15 +53,15 @@ inline ErrorHandler set_error_handler(ErrorHandler handler) {
 }
 
 namespace detail {
-// One part of an error message as text: strings as they are, anything else as
-// operator<< prints it. Each type of part gets one instantiation, shared by every message.
-inline std::string message_part(const char* text) { return text; }
-inline std::string message_part(const std::string& text) { return text; }
+// Appends one part of an error message: strings as they are, anything else as operator<<
+// prints it. Each type of part gets one instantiation, shared by every message.
+inline void append_part(std::string& message, const char* text) { message += text; }
+inline void append_part(std::string& message, const std::string& text) { message += text; }
 template <class Part>
-std::string message_part(const Part& part) {
+void append_part(std::string& message, const Part& part) {
   std::ostringstream out;
   out << part;
-  return out.str();
+  message += out.str();
 }
 }  // namespace detail
 
@@ -72,7 +72,7 @@ std::string message_part(const Part& part) {
 template <class... Parts>
 [[noreturn]] inline void fail(Parts... parts) {
   std::string message;
-  (message += ... += detail::message_part(parts));
+  (detail::append_part(message, parts), ...);
   fail_message(message);
 }
 
