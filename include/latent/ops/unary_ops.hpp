@@ -9,8 +9,10 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
+#include "../kernels/rectifier.hpp"
 #include "autograd.hpp"
 #include "binary_ops.hpp"
 #include "elementwise.hpp"
@@ -93,13 +95,44 @@ Tensor<T> sigmoid(const Tensor<T>& x) {
   });
 }
 
+namespace detail {
+
+// y = x for x > 0, else slope x: relu (slope 0) and leaky_relu. Floating-point values in
+// one contiguous array go through the branch-free kernels; an ordinary backward makes
+// g * f'(x) in one pass, and one that will be differentiated builds it from g * mask (f'
+// is piecewise constant, so its own derivative in x is 0).
 template <class T>
-Tensor<T> relu(const Tensor<T>& x) {
-  Tensor<T> out = detail::map<T>(x, [](T v) { return v > T(0) ? v : (v != v ? v : T(0)); });
-  return record<T>(out, "relu", {&x}, [x](const Tensor<T>& g) {
-    const Tensor<T> mask = detail::map<T>(x.detach(), [](T v) { return v > T(0) ? T(1) : T(0); });
+Tensor<T> rectifier(const Tensor<T>& x, T slope, const char* name) {
+  constexpr bool fast = std::is_same_v<T, float> || std::is_same_v<T, double>;
+  Tensor<T> out;
+  if constexpr (fast) {
+    const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+    out = Tensor<T>(x.shape());
+    kernels::leaky_relu(xc.data(), out.data(), x.numel(), slope);
+  } else {
+    out = map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+  }
+  return record<T>(out, name, {&x}, [x, slope](const Tensor<T>& g) {
+    if constexpr (fast) {
+      if (!is_grad_enabled()) {
+        const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+        const Tensor<T> gc = g.is_contiguous() ? g : contiguous_copy(g);
+        Tensor<T> grad(x.shape());
+        kernels::leaky_relu_backward(xc.data(), gc.data(), grad.data(), x.numel(), slope);
+        return std::vector<Tensor<T>>{grad};
+      }
+    }
+    const Tensor<T> mask = map<T>(x.detach(), [slope](T v) { return v <= T(0) ? slope : T(1); });
     return std::vector<Tensor<T>>{g * mask};
   });
+}
+
+}  // namespace detail
+
+// relu(x) = max(x, 0) (NaN stays NaN).
+template <class T>
+Tensor<T> relu(const Tensor<T>& x) {
+  return detail::rectifier(x, T(0), "relu");
 }
 
 // Limits every element to [min, max]; either bound may be absent.

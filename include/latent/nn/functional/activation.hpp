@@ -100,14 +100,7 @@ using latent::tanh;
 // leaky_relu(x) = x for x > 0, negative_slope * x otherwise.
 template <class T>
 Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = Scalar<T>(0.01)) {
-  const T slope = negative_slope;
-  Tensor<T> out = latent::detail::map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
-  return record<T>(out, "leaky_relu", {&x}, [x, slope](const Tensor<T>& g) {
-    // f' is piecewise constant: g * f'(x) is linear in g, and its derivative in x is 0.
-    const Tensor<T> factor =
-        latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
-    return std::vector<Tensor<T>>{g * factor};
-  });
+  return latent::detail::rectifier(x, T(negative_slope), "leaky_relu");
 }
 
 // elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise.
