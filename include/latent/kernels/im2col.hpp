@@ -24,6 +24,12 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "../core/config.hpp"
+
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+#include <immintrin.h>
+#endif
+
 namespace latent::kernels {
 
 // Sizes of one convolution between an image [channels, height, width] and an output grid
@@ -67,6 +73,56 @@ inline Span inside(std::int64_t offset, std::int64_t stride, std::int64_t size,
   return Span{begin, std::max(begin, end)};
 }
 
+// The rows of a small image's column matrix are short (7 to 28 values here), so the two
+// inner loops below are the whole cost of im2col and col2im: each copies one run of a
+// column row from (or adds it back onto) an image row read with the convolution's stride.
+//
+//   copy_strided:  dst[k] = src[k * stride]        for k in [0, n)
+//   add_strided:   dst[k * stride] += src[k]       for k in [0, n)
+template <class T>
+inline void copy_strided(const T* src, std::int64_t stride, T* dst, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k * stride];
+}
+template <class T>
+inline void add_strided(const T* src, T* dst, std::int64_t stride, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) dst[k * stride] += src[k];
+}
+
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+// AVX2 twins for float at strides 1 and 2: eight values a step with plain loads and
+// stores, the last few values of a run one at a time. (Masked stores would cover the
+// tails, but on AMD processors they cost over ten cycles each, and a load that overlaps
+// one waits for it.)
+inline void copy_strided(const float* src, std::int64_t stride, float* dst, std::int64_t n) {
+  std::int64_t k = 0;
+  if (stride == 1) {
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+  } else if (stride == 2) {
+    // The even lanes of src[2k, 2k + 16); the last one read is src[2k + 14], so the high
+    // load leaves its top lane out (it may lie past the image).
+    const __m256i seven = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (; k + 8 <= n; k += 8) {
+      const __m256 low = _mm256_loadu_ps(src + 2 * k);
+      const __m256 high = _mm256_maskload_ps(src + 2 * k + 8, seven);
+      const __m256 pairs = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+      // pairs = l0 l2 h0 h2 | l4 l6 h4 h6: put the 64-bit halves in order.
+      _mm256_storeu_ps(dst + k, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                    _mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+  }
+  for (; k < n; ++k) dst[k] = src[k * stride];
+}
+
+inline void add_strided(const float* src, float* dst, std::int64_t stride, std::int64_t n) {
+  std::int64_t k = 0;
+  if (stride == 1) {
+    for (; k + 8 <= n; k += 8)
+      _mm256_storeu_ps(dst + k, _mm256_add_ps(_mm256_loadu_ps(dst + k), _mm256_loadu_ps(src + k)));
+  }
+  for (; k < n; ++k) dst[k * stride] += src[k];
+}
+#endif
+
 }  // namespace im2col_detail
 
 // columns[c*kh*kw + i*kw + j, n*out_h*out_w + oh*out_w + ow] = image n [c, ih, iw] (or 0
@@ -92,10 +148,10 @@ void im2col(const ConvGeometry& g, const T* images, std::int64_t image_stride, s
               // Pixel iw = ow * stride_w + w_offset of this image row.
               const T* src = images + n * image_stride + c * plane + ih * g.width;
               for (; ow < cols.begin; ++ow) dst[ow] = T(0);
-              if (g.stride_w == 1) {
-                for (; ow < cols.end; ++ow) dst[ow] = src[ow + w_offset];
-              } else {
-                for (; ow < cols.end; ++ow) dst[ow] = src[ow * g.stride_w + w_offset];
+              if (ow < cols.end) {
+                im2col_detail::copy_strided(src + ow * g.stride_w + w_offset, g.stride_w,
+                                            dst + ow, cols.end - ow);
+                ow = cols.end;
               }
             }
             for (; ow < g.out_w; ++ow) dst[ow] = T(0);
@@ -125,11 +181,9 @@ void col2im(const ConvGeometry& g, const T* columns, std::int64_t count, T* imag
             if (ih < 0 || ih >= g.height) continue;
             const T* src = row + n * out_plane + oh * g.out_w;
             T* dst = images + n * image_stride + c * plane + ih * g.width;
-            if (g.stride_w == 1) {
-              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow) dst[ow + w_offset] += src[ow];
-            } else {
-              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow)
-                dst[ow * g.stride_w + w_offset] += src[ow];
+            if (cols.begin < cols.end) {
+              im2col_detail::add_strided(src + cols.begin, dst + cols.begin * g.stride_w + w_offset,
+                                         g.stride_w, cols.end - cols.begin);
             }
           }
         }
