@@ -148,7 +148,7 @@ inline std::vector<Config> conv_configs() {
       {{1, 4, 9, 11}, {4, 2, 3, 2}, {2, 3}, {1, 2}, {2, 1}, 2, true},
       {{7, 2, 12, 12}, {3, 2, 3, 3}, 1, 0, 1, 1, true},  // 6 + 1 images per product
       {{2, 2, 24, 24}, {3, 2, 1, 1}, 1, 0, 1, 1, true},  // large pointwise: in place
-      // Large images: the output rows in chunks (40 rows as 12 + 12 + 12 + 4; 31 as 19 + 12)
+      // Large images, one per product
       {{2, 16, 40, 36}, {4, 16, 3, 3}, 1, 1, 1, 1, true},
       {{1, 32, 61, 45}, {4, 16, 3, 3}, 2, 1, 1, 2, false},
   };
@@ -165,7 +165,7 @@ inline std::vector<Config> transpose_configs() {
       {{2, 4, 3, 3}, {4, 1, 1, 1}, 1, 0, 1, 2, true},     // pointwise
       {{7, 2, 10, 10}, {2, 3, 3, 3}, 1, 0, 1, 1, true},   // 6 + 1 images per product
       {{2, 3, 24, 24}, {3, 2, 1, 1}, 1, 0, 1, 1, false},  // large pointwise: in place
-      {{2, 8, 30, 30}, {8, 16, 3, 3}, 1, 1, 1, 1, true},  // large: output rows in chunks
+      {{2, 8, 30, 30}, {8, 16, 3, 3}, 1, 1, 1, 1, true},  // large: one image per product
   };
 }
 

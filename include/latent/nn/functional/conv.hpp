@@ -22,10 +22,8 @@
 //   conv_transpose2d  columns         = w^T @ g[O, OH*OW], then col2im into the image
 //   weight gradient   dw[O, C*kh*kw] += g[O, OH*OW] @ columns^T   (summed over images)
 //
-// Small images are put side by side so that each product is wide enough to run fast; a
-// large image's output rows are cut into chunks whose im2col block stays in the L2 cache
-// while the product reads it back; and a 1x1 kernel with stride 1 and no padding needs no
-// im2col: the image is its own matrix.
+// Small images are put side by side so that each product is wide enough to run fast, and
+// a 1x1 kernel with stride 1 and no padding needs no im2col: the image is its own matrix.
 #pragma once
 
 #include <algorithm>
@@ -61,7 +59,6 @@ struct ConvLayout {
   kernels::ConvGeometry geo;                     // one group of one image
   std::int64_t rows, cols;                       // its im2col matrix: [group_in kh kw, OH OW]
   std::int64_t per_product, products;            // images side by side in one matrix product
-  std::int64_t chunk_rows, chunks;               // a lone image's output rows, cut in chunks
 
   std::int64_t image_offset(std::int64_t n, std::int64_t grp) const {
     return (n * channels + grp * group_in) * height * width;
@@ -76,34 +73,13 @@ struct ConvLayout {
   }
   // A lone image whose 1x1 convolution reads it in place: no im2col matrix needed.
   bool in_place() const { return per_product == 1 && geo.is_pointwise(); }
-  // Scratch per worker: an im2col matrix (of a chunk) and a grid block for one product.
-  std::int64_t column_scratch() const {
-    return in_place() ? 0 : rows * per_product * std::min(cols, chunk_rows * out_w);
-  }
+  // Scratch per worker: an im2col matrix and a grid block for one product.
+  std::int64_t column_scratch() const { return in_place() ? 0 : rows * per_product * cols; }
   std::int64_t grid_scratch() const {
     return per_product == 1 ? 0 : group_out * per_product * cols;
   }
   std::int64_t work() const { return images * out_channels * rows * cols; }
 };
-
-// Output rows [first_row, first_row + row_count) of a lone image (chunk k of its product),
-// and the geometry that im2col and col2im see for them: the same convolution with fewer
-// output rows and the padding shifted by the rows skipped (negative once past the top).
-struct Chunk {
-  kernels::ConvGeometry geo;
-  std::int64_t first_col, cols;  // its columns in the image's full grid
-};
-
-inline Chunk chunk(const ConvLayout& l, std::int64_t k) {
-  const std::int64_t first_row = k * l.chunk_rows;
-  Chunk c;
-  c.geo = l.geo;
-  c.geo.out_h = std::min(l.chunk_rows, l.out_h - first_row);
-  c.geo.pad_h = l.geo.pad_h - first_row * l.geo.stride_h;
-  c.first_col = first_row * l.out_w;
-  c.cols = c.geo.out_h * l.out_w;
-  return c;
-}
 
 // A matrix product of a small image is far from the GEMM's best speed, so the im2col
 // matrices of several images are put side by side, up to ~512 columns (and a scratch
@@ -113,7 +89,6 @@ inline ConvLayout conv_layout(const ConvParams& p, const Shape& image, std::int6
                               std::int64_t kernel_h, std::int64_t kernel_w, std::int64_t out_h,
                               std::int64_t out_w) {
   constexpr std::int64_t kTargetColumns = 512, kMaxScratch = std::int64_t(1) << 22;
-  constexpr std::int64_t kChunkBytes = std::int64_t(1) << 18;  // half of a 512 KiB L2
   ConvLayout l;
   l.images = image[0];
   l.channels = image[1];
@@ -145,12 +120,6 @@ inline ConvLayout conv_layout(const ConvParams& p, const Shape& image, std::int6
   const std::int64_t affordable = kMaxScratch / std::max<std::int64_t>(l.rows * l.cols, 1);
   l.per_product = std::max<std::int64_t>(1, std::min({wanted, affordable, l.images}));
   l.products = (l.images + l.per_product - 1) / l.per_product;
-  // A lone image's im2col block, if larger than kChunkBytes, in chunks of whole output rows.
-  const std::int64_t row_bytes = l.rows * l.out_w * std::int64_t(sizeof(float));
-  l.chunk_rows = l.out_h;
-  if (l.per_product == 1 && !l.in_place() && row_bytes * l.out_h > kChunkBytes)
-    l.chunk_rows = std::max<std::int64_t>(1, kChunkBytes / std::max<std::int64_t>(row_bytes, 1));
-  l.chunks = (l.out_h + l.chunk_rows - 1) / l.chunk_rows;
   return l;
 }
 
@@ -180,37 +149,30 @@ void for_each_product(const ConvLayout& l, Fn fn) {
   });
 }
 
-// The im2col matrix [rows, nb * part.cols] of group grp of the images of one product, for
-// the output rows of `part`: the image itself when it needs none, else built in `scratch`.
+// The im2col matrix [rows, nb * cols] of group grp of the images of one product: the
+// image itself when it needs none, else built in `scratch`.
 template <class T>
 const T* column_block(const ConvLayout& l, const T* images, std::int64_t product, std::int64_t grp,
-                      const Chunk& part, T* scratch) {
+                      T* scratch) {
   const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
   if (l.in_place()) return images + l.image_offset(n0, grp);
-  kernels::im2col(part.geo, images + l.image_offset(n0, grp), l.image_offset(1, 0), nb, scratch);
+  kernels::im2col(l.geo, images + l.image_offset(n0, grp), l.image_offset(1, 0), nb, scratch);
   return scratch;
 }
 
-// A matrix [rows, ...] at `data`, rows `row_stride` apart.
+// The grid block [group_out, nb * cols] of group grp of one product's images: in place
+// for a lone image, else gathered into `scratch`.
 template <class T>
-struct MatrixView {
-  const T* data;
-  std::int64_t row_stride;
-};
-
-// The grid block [group_out, nb * part.cols] of group grp of one product's images: in
-// place for a lone image, else gathered into `scratch`.
-template <class T>
-MatrixView<T> grid_block(const ConvLayout& l, const T* grids, std::int64_t product,
-                         std::int64_t grp, const Chunk& part, T* scratch) {
+const T* grid_block(const ConvLayout& l, const T* grids, std::int64_t product, std::int64_t grp,
+                    T* scratch) {
   const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
-  if (nb == 1) return {grids + l.grid_offset(n0, grp) + part.first_col, l.cols};
+  if (nb == 1) return grids + l.grid_offset(n0, grp);
   for (std::int64_t j = 0; j < nb; ++j)
     for (std::int64_t o = 0; o < l.group_out; ++o) {
       const T* src = grids + l.grid_offset(n0 + j, grp) + o * l.cols;
       std::copy(src, src + l.cols, scratch + (o * nb + j) * l.cols);
     }
-  return {scratch, nb * l.cols};
+  return scratch;
 }
 
 template <class T>
@@ -235,18 +197,13 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& weight, const Tens
   const T* bd = bs.data();
   T* yd = out.data();
   for_each_product<T>(l, [&](std::int64_t product, T* column_scratch, T* grid_scratch) {
-    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
+    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product), wide = nb * l.cols;
     for (std::int64_t grp = 0; grp < l.groups; ++grp) {
-      // y[group_out, nb * cols] = w[group_out, rows] @ columns[rows, nb * cols], a chunk of
-      // output rows at a time
+      // y[group_out, nb * cols] = w[group_out, rows] @ columns[rows, nb * cols]
+      const T* columns = column_block(l, xd, product, grp, column_scratch);
       T* y = nb == 1 ? yd + l.grid_offset(n0, grp) : grid_scratch;
-      for (std::int64_t k = 0; k < l.chunks; ++k) {
-        const Chunk part = chunk(l, k);
-        const std::int64_t wide = nb * part.cols;
-        const T* columns = column_block(l, xd, product, grp, part, column_scratch);
-        kernels::gemm<T>(l.group_out, wide, l.rows, T(1), wd + l.weight_offset(grp), l.rows, 1,
-                         columns, wide, 1, T(0), y + part.first_col, nb * l.cols, 1);
-      }
+      kernels::gemm<T>(l.group_out, wide, l.rows, T(1), wd + l.weight_offset(grp), l.rows, 1,
+                       columns, wide, 1, T(0), y, wide, 1);
       // Each image's rows go to their place in the output, plus the bias.
       for (std::int64_t j = 0; j < nb; ++j)
         for (std::int64_t o = 0; o < l.group_out; ++o) {
@@ -295,33 +252,30 @@ Tensor<T> conv2d_input_grad(const Tensor<T>& grid, const Tensor<T>& weight, cons
   T* xd = out.data();
   const std::int64_t plane = height * width;
   for_each_product<T>(l, [&](std::int64_t product, T* column_scratch, T* grid_scratch) {
-    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
+    const std::int64_t n0 = l.first_image(product), nb = l.images_in(product), wide = nb * l.cols;
     for (std::int64_t grp = 0; grp < l.groups; ++grp) {
-      // Start each image from its bias (or zero): the columns are added onto it.
-      const T* b = bd ? bd + grp * l.group_in : nullptr;
-      for (std::int64_t j = 0; j < nb && !l.in_place(); ++j)
+      // columns[rows, nb * cols] = w^T[rows, group_out] @ g[group_out, nb * cols]; w^T is w
+      // read with strides (1, rows). A 1x1 convolution's columns are the image itself.
+      const T* g = grid_block(l, gd, product, grp, grid_scratch);
+      T* columns = l.in_place() ? xd + l.image_offset(n0, grp) : column_scratch;
+      kernels::gemm<T>(l.rows, wide, l.group_out, T(1), wd + l.weight_offset(grp), 1, l.rows, g,
+                       wide, 1, T(0), columns, wide, 1);
+      // Start each image from its bias (or zero), then add the columns back onto it.
+      for (std::int64_t j = 0; j < nb; ++j) {
+        T* image = xd + l.image_offset(n0 + j, grp);
+        const T* b = bd ? bd + grp * l.group_in : nullptr;
         for (std::int64_t c = 0; c < l.group_in; ++c) {
-          T* channel = xd + l.image_offset(n0 + j, grp) + c * plane;
-          std::fill(channel, channel + plane, b ? b[c] : T(0));
+          T* channel = image + c * plane;
+          if (l.in_place()) {
+            if (b)
+              for (std::int64_t k = 0; k < plane; ++k) channel[k] += b[c];
+          } else {
+            std::fill(channel, channel + plane, b ? b[c] : T(0));
+          }
         }
-      // columns[rows, nb * cols] = w^T[rows, group_out] @ g[group_out, nb * cols], a chunk of
-      // output rows at a time; w^T is w read with strides (1, rows). Then col2im adds them
-      // back; a 1x1 convolution's columns are the image itself.
-      for (std::int64_t k = 0; k < l.chunks; ++k) {
-        const Chunk part = chunk(l, k);
-        const std::int64_t wide = nb * part.cols;
-        const MatrixView<T> g = grid_block(l, gd, product, grp, part, grid_scratch);
-        T* columns = l.in_place() ? xd + l.image_offset(n0, grp) : column_scratch;
-        kernels::gemm<T>(l.rows, wide, l.group_out, T(1), wd + l.weight_offset(grp), 1, l.rows,
-                         g.data, g.row_stride, 1, T(0), columns, wide, 1);
-        if (!l.in_place())
-          kernels::col2im(part.geo, columns, nb, xd + l.image_offset(n0, grp),
-                          l.image_offset(1, 0));
       }
-      for (std::int64_t c = 0; c < l.group_in && l.in_place() && b; ++c) {
-        T* channel = xd + l.image_offset(n0, grp) + c * plane;
-        for (std::int64_t k = 0; k < plane; ++k) channel[k] += b[c];
-      }
+      if (!l.in_place())
+        kernels::col2im(l.geo, columns, nb, xd + l.image_offset(n0, grp), l.image_offset(1, 0));
     }
   });
 
@@ -350,22 +304,18 @@ Tensor<T> conv2d_weight_grad(const Tensor<T>& image, const Tensor<T>& grid, cons
   const T* xd = xs.data();
   const T* gd = gs.data();
   T* wd = out.data();
-  // Groups are independent and may run in parallel; the products (and chunks) of one group
-  // are summed in order: dw[group_out, rows] += g[group_out, nb * cols] @ columns^T.
+  // Groups are independent and may run in parallel; the products of one group are summed
+  // in order: dw[group_out, rows] += g[group_out, nb * cols] @ columns[rows, nb * cols]^T.
   const std::int64_t grain = l.work() >= kConvParallelWork ? 1 : l.groups;
   parallel_for(0, l.groups, grain, [&](std::int64_t first, std::int64_t last) {
     Tensor<T> column_scratch(Shape{l.column_scratch()}), grid_scratch(Shape{l.grid_scratch()});
     for (std::int64_t grp = first; grp < last; ++grp) {
       for (std::int64_t product = 0; product < l.products; ++product) {
-        for (std::int64_t k = 0; k < l.chunks; ++k) {
-          const Chunk part = chunk(l, k);
-          const std::int64_t wide = l.images_in(product) * part.cols;
-          const MatrixView<T> g = grid_block(l, gd, product, grp, part, grid_scratch.data());
-          const T* columns = column_block(l, xd, product, grp, part, column_scratch.data());
-          const bool first = product == 0 && k == 0;
-          kernels::gemm<T>(l.group_out, l.rows, wide, T(1), g.data, g.row_stride, 1, columns, 1,
-                           wide, first ? T(0) : T(1), wd + l.weight_offset(grp), l.rows, 1);
-        }
+        const std::int64_t wide = l.images_in(product) * l.cols;
+        const T* g = grid_block(l, gd, product, grp, grid_scratch.data());
+        const T* columns = column_block(l, xd, product, grp, column_scratch.data());
+        kernels::gemm<T>(l.group_out, l.rows, wide, T(1), g, wide, 1, columns, 1, wide,
+                         product == 0 ? T(0) : T(1), wd + l.weight_offset(grp), l.rows, 1);
       }
     }
   });
