@@ -95,3 +95,38 @@ TEST_CASE("float sums are accurate and identical for any thread count") {
   CHECK(one == two);
   CHECK(all_one == all_two);
 }
+
+TEST_CASE("sum over every subset of dims matches the definition") {
+  // [3, 1, 4, 5, 2] with integer values, so every order of summation is exact: runs of
+  // kept and reduced dims in every pattern (leading, trailing, alternating), size-1 dims
+  // included.
+  const Shape shape{3, 1, 4, 5, 2};
+  Tensor<double> x(shape);
+  for (std::int64_t i = 0; i < x.numel(); ++i) x.data()[i] = double((i * 37) % 101) - 50;
+  const std::vector<double> v = x.to_vector();
+  for (int mask = 1; mask < 32; ++mask) {
+    std::vector<std::int64_t> dims;
+    for (int d = 0; d < 5; ++d)
+      if (mask & (1 << d)) dims.push_back(d);
+    Shape kept;
+    for (int d = 0; d < 5; ++d) kept.push_back(mask & (1 << d) ? 1 : shape[d]);
+    std::vector<double> want(static_cast<std::size_t>(kept.numel()), 0.0);
+    std::int64_t index[5];
+    for (std::int64_t flat = 0; flat < x.numel(); ++flat) {
+      std::int64_t rest = flat;
+      for (int d = 4; d >= 0; --d) {
+        index[d] = rest % shape[d];
+        rest /= shape[d];
+      }
+      std::int64_t out = 0;
+      for (int d = 0; d < 5; ++d) out = out * kept[d] + (mask & (1 << d) ? 0 : index[d]);
+      want[static_cast<std::size_t>(out)] += v[static_cast<std::size_t>(flat)];
+    }
+    INFO("dims mask ", mask);
+    const Tensor<double> got = x.sum(DimList(dims), true);
+    CHECK(got.shape() == kept);
+    CHECK(got.to_vector() == want);
+    // The same sums of a float copy (small integers: exact in float too).
+    CHECK(x.to<float>().sum(DimList(dims), true).to<double>().to_vector() == want);
+  }
+}

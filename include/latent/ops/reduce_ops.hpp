@@ -132,6 +132,51 @@ bool reduces_leading_dims(const Tensor<T>& x, const ReducePlan& p) {
     if (p.reduced[i]) return false;
   return true;
 }
+
+// A contiguous x summed over the plan's dims without a permuted copy. Its dims, size-1
+// ones left out, group into runs of kept and of reduced dims; the last reduced run, seen
+// as x[outer, run, inner], is summed in one pass (sums of rows when inner is 1, else of
+// columns), which leaves a smaller contiguous tensor; repeat until no reduced run is left.
+// Each output element is summed in an order fixed by the shape alone.
+template <class T>
+Tensor<T> sum_by_runs(const Tensor<T>& x, const ReducePlan& p) {
+  std::vector<std::int64_t> sizes;
+  std::vector<bool> reduced;
+  for (int i = 0; i < x.dim(); ++i) {
+    if (x.shape()[i] == 1) continue;
+    if (!reduced.empty() && reduced.back() == p.reduced[i]) {
+      sizes.back() *= x.shape()[i];
+    } else {
+      sizes.push_back(x.shape()[i]);
+      reduced.push_back(p.reduced[i]);
+    }
+  }
+  Tensor<T> current = x;
+  for (int run = int(sizes.size()) - 1; run >= 0; --run) {
+    if (!reduced[run]) continue;
+    std::int64_t outer = 1, inner = 1;
+    for (int i = 0; i < run; ++i) outer *= sizes[i];
+    for (int i = run + 1; i < int(sizes.size()); ++i) inner *= sizes[i];
+    const std::int64_t length = sizes[run];
+    Tensor<T> next(Shape{outer * inner});
+    const T* in = current.data();
+    T* out = next.data();
+    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * inner));
+    parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t o = begin; o < end; ++o) {
+        if (inner == 1) {
+          out[o] = kernels::sum(in + o * length, length);
+        } else {
+          kernels::sum_columns(in + o * length * inner, length, inner, inner, out + o * inner);
+        }
+      }
+    });
+    sizes[run] = 1;  // a kept run of size 1: merges with anything
+    reduced[run] = false;
+    current = next;
+  }
+  return current.reshape(p.out_shape);
+}
 }  // namespace detail
 
 template <class T>
@@ -146,6 +191,8 @@ Tensor<T> Tensor<T>::sum(const DimList& dims, bool keepdim) const {
     parallel_for(0, cols, 256, [&](std::int64_t begin, std::int64_t end) {
       if constexpr (!std::is_same<T, bool>::value) kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
     });
+  } else if (!std::is_same<T, bool>::value && is_contiguous() && p.rows > 1) {
+    if constexpr (!std::is_same<T, bool>::value) out = detail::sum_by_runs(*this, p);
   } else {
     out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });
   }
