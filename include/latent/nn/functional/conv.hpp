@@ -129,8 +129,10 @@ Tensor<T> contiguous_values(const Tensor<T>& t) {
   return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
 }
 
-// Work (multiply-adds) below which a convolution stays on one thread.
+// Work (multiply-adds) below which a convolution stays on one thread, and values below
+// which an im2col matrix is built on one thread.
 constexpr std::int64_t kConvParallelWork = std::int64_t(1) << 20;
+constexpr std::int64_t kConvParallelCopy = std::int64_t(1) << 15;
 
 // Calls fn(product, columns, grid) for each product of the layout, with scratch buffers
 // for its im2col matrix and grid block. With enough work and at least as many products as
@@ -150,13 +152,24 @@ void for_each_product(const ConvLayout& l, Fn fn) {
 }
 
 // The im2col matrix [rows, nb * cols] of group grp of the images of one product: the
-// image itself when it needs none, else built in `scratch`.
+// image itself when it needs none, else built in `scratch`. Called outside a parallel
+// region (the weight gradient builds one matrix at a time), a large one is built by all
+// the threads, a share of the channels each: a plain copy, the same for any thread count.
 template <class T>
 const T* column_block(const ConvLayout& l, const T* images, std::int64_t product, std::int64_t grp,
                       T* scratch) {
   const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
   if (l.in_place()) return images + l.image_offset(n0, grp);
-  kernels::im2col(l.geo, images + l.image_offset(n0, grp), l.image_offset(1, 0), nb, scratch);
+  const std::int64_t channel_rows = l.geo.kernel_h * l.geo.kernel_w;  // matrix rows per channel
+  const std::int64_t size = l.rows * nb * l.cols;
+  const std::int64_t threads = size >= kConvParallelCopy ? get_num_threads() : 1;
+  parallel_for(0, l.group_in, (l.group_in + threads - 1) / threads,
+               [&](std::int64_t first, std::int64_t last) {
+                 kernels::ConvGeometry part = l.geo;
+                 part.channels = last - first;
+                 kernels::im2col(part, images + l.image_offset(n0, grp) + first * l.height * l.width,
+                                 l.image_offset(1, 0), nb, scratch + first * channel_rows * nb * l.cols);
+               });
   return scratch;
 }
 
