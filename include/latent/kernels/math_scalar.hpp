@@ -44,6 +44,11 @@ inline constexpr double gelu_tanh_kappa = 0.044715;
 // to them keeps n small enough to build 2^n.
 inline constexpr double exp_max_argument = 710.0;
 inline constexpr double exp_min_argument = -746.0;
+// For results rounded to float, exp(x) is taken as 0 below -708 (under 3.3e-308, the same
+// float as 0 in every formula here) and x is clamped to 710 above, so n is in [-1021,
+// 1024]: 2^n is a normal double, or inf for n = 1024 (exp(x) > 1.3e308, inf in float).
+inline constexpr double exp_for_float_max_argument = 710.0;
+inline constexpr double exp_for_float_min_argument = -708.0;
 
 // exp(r) = sum_k r^k / k!. For |r| <= ln2 / 2 the first term left out after k = 13,
 // r^14 / 14!, is below 5e-18 relative: as accurate as double allows. Results rounded to
@@ -98,12 +103,13 @@ inline double polynomial(double x, const double (&c)[N]) {
 
 // exp(x) = 2^n exp(r) with n = round(x / ln2) and r = x - n ln2 in [-ln2/2, ln2/2];
 // exp(r) by its Taylor series. Accurate to 3e-13 relative, for results rounded to float;
-// defined for every double (exp(inf) = inf, exp(-inf) = 0, NaN in, NaN out).
+// 0 below -708 and x clamped to 710 above (exp_for_float_min/max_argument): exp(-inf) = 0,
+// exp(inf) = inf; NaN in, NaN out.
 inline double exp_for_float(double x) {
   using namespace math_constants;
   if (std::isnan(x)) return x;
-  if (x > exp_max_argument) x = exp_max_argument;
-  if (x < exp_min_argument) x = exp_min_argument;
+  if (x < exp_for_float_min_argument) return 0.0;
+  if (x > exp_for_float_max_argument) x = exp_for_float_max_argument;
   const double n = std::nearbyint(x * log2e);
   const double r = (x - n * ln2_hi) - n * ln2_lo;
   return std::ldexp(polynomial<exp_terms_for_float>(r, exp_taylor), static_cast<int>(n));

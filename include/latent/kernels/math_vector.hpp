@@ -7,7 +7,7 @@
 //
 //   fma(a, b, c) = a b + c (one rounding)   select(mask, a, b) = mask ? a : b
 //   min, max, abs, copysign(magnitude, sign), is_nan(x) -> mask
-//   round_nearest(x), floor(x)              pow2i(n) = 2^n for integer n in [-1022, 1023]
+//   round_nearest(x), floor(x)              pow2i(n) = 2^n for integer n in [-1022, 1024]
 //   exponent_of(x), mantissa_of(x):         x = 2^exponent_of(x) * mantissa_of(x),
 //                                           mantissa in [1, 2), for positive normal x
 //
@@ -55,9 +55,17 @@ LATENT_ALWAYS_INLINE V exp(V x) {
 }
 
 // exp(x) to 3e-13 relative, for results rounded to float (scalar::core::exp_for_float).
+// Those need no double denormals: below exp_for_float_min_argument the result is 0, and
+// above it x is clamped to where 2^n is a normal double or, at n = 1024, inf, so 2^n is
+// applied in one step.
 template <class V>
 LATENT_ALWAYS_INLINE V exp_for_float(V x) {
-  return exp<math_constants::exp_terms_for_float>(x);
+  using namespace math_constants;
+  const V clamped = min(V(exp_for_float_max_argument), max(V(exp_for_float_min_argument), x));
+  const V n = round_nearest(clamped * log2e);
+  const V r = fma(n, V(-ln2_lo), fma(n, V(-ln2_hi), clamped));
+  const V y = polynomial<exp_terms_for_float>(r, exp_taylor) * pow2i(n);
+  return select(x < V(exp_for_float_min_argument), V(0.0), y);
 }
 
 // The exp that a result of type Result needs: exp_for_float for float results, the full
@@ -65,8 +73,11 @@ LATENT_ALWAYS_INLINE V exp_for_float(V x) {
 template <class Result, class V>
 LATENT_ALWAYS_INLINE V exp_for(V x) {
   static_assert(std::is_same_v<Result, float> || std::is_same_v<Result, double>);
-  constexpr int terms = std::is_same_v<Result, float> ? math_constants::exp_terms_for_float : 14;
-  return exp<terms>(x);
+  if constexpr (std::is_same_v<Result, float>) {
+    return exp_for_float(x);
+  } else {
+    return exp(x);
+  }
 }
 
 // expm1(x) = 2^n r q(r) + (2^n - 1), q(r) = (exp(r) - 1) / r, for |x| <= 700.
