@@ -161,7 +161,8 @@ Tensor<T> sum_by_runs(const Tensor<T>& x, const ReducePlan& p) {
     Tensor<T> next(Shape{outer * inner});
     const T* in = current.data();
     T* out = next.data();
-    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, length * inner));
+    const std::int64_t per_output_row = std::max<std::int64_t>(1, length * inner);
+    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / per_output_row);
     parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o) {
         if (inner == 1) {

@@ -160,15 +160,16 @@ const T* column_block(const ConvLayout& l, const T* images, std::int64_t product
                       T* scratch) {
   const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
   if (l.in_place()) return images + l.image_offset(n0, grp);
-  const std::int64_t channel_rows = l.geo.kernel_h * l.geo.kernel_w;  // matrix rows per channel
-  const std::int64_t size = l.rows * nb * l.cols;
-  const std::int64_t threads = size >= kConvParallelCopy ? get_num_threads() : 1;
+  const T* first_image = images + l.image_offset(n0, grp);
+  const std::int64_t plane = l.height * l.width;
+  const std::int64_t channel_block = l.geo.kernel_h * l.geo.kernel_w * nb * l.cols;  // per channel
+  const std::int64_t threads = l.rows * nb * l.cols >= kConvParallelCopy ? get_num_threads() : 1;
   parallel_for(0, l.group_in, (l.group_in + threads - 1) / threads,
                [&](std::int64_t first, std::int64_t last) {
                  kernels::ConvGeometry part = l.geo;
                  part.channels = last - first;
-                 kernels::im2col(part, images + l.image_offset(n0, grp) + first * l.height * l.width,
-                                 l.image_offset(1, 0), nb, scratch + first * channel_rows * nb * l.cols);
+                 kernels::im2col(part, first_image + first * plane, l.image_offset(1, 0), nb,
+                                 scratch + first * channel_block);
                });
   return scratch;
 }
