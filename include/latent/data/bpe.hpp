@@ -9,6 +9,11 @@
 // learnt: repeatedly merge the adjacent pair that was learnt first.
 //
 // Saved form (text): "latent-bpe 1\nmerges N\n" then N lines "left right" (token ids).
+//
+// The tokenizer is a class template, BpeTokenizer = BasicBpeTokenizer<>, only so that its
+// members are compiled when a program uses them: a program that includes this header
+// (through latent.hpp) and never tokenizes does not pay to instantiate the maps, hash
+// tables and string streams they use.
 #pragma once
 
 #include <algorithm>
@@ -25,15 +30,16 @@
 
 namespace latent::data {
 
-class BpeTokenizer {
+template <class = void>
+class BasicBpeTokenizer {
  public:
-  BpeTokenizer() {
+  BasicBpeTokenizer() {
     for (int b = 0; b < 256; ++b) pieces_.push_back(std::string(1, static_cast<char>(b)));
   }
 
   // Learns merges on `text` until the vocabulary has `vocab_size` tokens (or no pair
   // occurs twice). Ties go to the pair with the smaller ids, so training is deterministic.
-  static BpeTokenizer train(const std::string& text, std::int64_t vocab_size) {
+  static BasicBpeTokenizer train(const std::string& text, std::int64_t vocab_size) {
     LATENT_CHECK(vocab_size >= 256, "BpeTokenizer::train: vocab_size must be at least 256 (the bytes), got ",
                  vocab_size);
     std::map<std::string, std::int64_t> counts;
@@ -45,7 +51,7 @@ class BpeTokenizer {
       for (std::int64_t& t : words.back()) t &= 0xFF;
       freq.push_back(e.second);
     }
-    BpeTokenizer tok;
+    BasicBpeTokenizer tok;
     while (tok.vocab_size() < vocab_size) {
       std::unordered_map<std::uint64_t, std::int64_t> pairs;
       for (std::size_t w = 0; w < words.size(); ++w)
@@ -100,7 +106,7 @@ class BpeTokenizer {
   void save(const std::string& path) const { io::write_file_atomic(path, to_string()); }
 
   // Parses the saved form; every number is checked (a corrupt file is an error).
-  static BpeTokenizer parse(const std::string& text) {
+  static BasicBpeTokenizer parse(const std::string& text) {
     std::istringstream in(text);
     std::string magic, version, word;
     long long n = -1;
@@ -108,7 +114,7 @@ class BpeTokenizer {
     LATENT_CHECK(in && magic == "latent-bpe" && version == "1" && word == "merges",
                  "BpeTokenizer: not a latent BPE file (expected the header 'latent-bpe 1' then 'merges N')");
     LATENT_CHECK(n >= 0 && n <= (1 << 22), "BpeTokenizer: bad merge count ", n);
-    BpeTokenizer tok;
+    BasicBpeTokenizer tok;
     for (long long i = 0; i < n; ++i) {
       long long left = -1, right = -1;
       in >> left >> right;
@@ -122,7 +128,7 @@ class BpeTokenizer {
     LATENT_CHECK(!in, "BpeTokenizer: unexpected content after the ", n, " merges");
     return tok;
   }
-  static BpeTokenizer load(const std::string& path) {
+  static BasicBpeTokenizer load(const std::string& path) {
     const std::vector<std::uint8_t> bytes = io::read_file(path);
     return parse(std::string(bytes.begin(), bytes.end()));
   }
@@ -202,5 +208,7 @@ class BpeTokenizer {
   std::vector<std::string> pieces_;
   std::unordered_map<std::uint64_t, std::int64_t> rank_;
 };
+
+using BpeTokenizer = BasicBpeTokenizer<>;
 
 }  // namespace latent::data

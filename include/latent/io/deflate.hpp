@@ -10,6 +10,10 @@
 // `distance` back"), then each block of tokens is written with the Huffman code that its
 // own symbol frequencies call for, or with the fixed code, or stored as it is: whichever
 // is the fewest bits. inflate.hpp reads all three.
+//
+// The compressor's heavier functions are templated on an unused parameter only so that
+// they are compiled when a program compresses something, not in every program that
+// includes the library.
 #pragma once
 
 #include <algorithm>
@@ -66,7 +70,8 @@ namespace detail {
 // code); when the tree is deeper, the frequencies are flattened (halved, staying >= 1) and
 // the tree is built again, which shortens the rare deep codes at a small cost. A complete
 // code needs two symbols, so a lone symbol gets a partner that is never used.
-inline std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
+template <class = void>
+std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
                                                  int max_length) {
   const int n = static_cast<int>(freq.size());
   int used = 0;
@@ -252,7 +257,8 @@ struct CodeLengthSymbol {
   std::uint8_t extra;
 };
 
-inline std::vector<CodeLengthSymbol> run_length_code(const std::vector<std::uint8_t>& lengths) {
+template <class = void>
+std::vector<CodeLengthSymbol> run_length_code(const std::vector<std::uint8_t>& lengths) {
   std::vector<CodeLengthSymbol> out;
   std::size_t i = 0;
   while (i < lengths.size()) {
@@ -322,7 +328,8 @@ inline void write_stored(BitWriter& out, const std::uint8_t* raw, std::size_t si
 }
 
 // Writes the tokens of raw[0, raw_size) as one block in the cheapest of the three forms.
-inline void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
+template <class = void>
+void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
                         std::size_t raw_size, bool last) {
   std::vector<std::uint32_t> litlen_freq(286, 0), distance_freq(30, 0);
   std::size_t extra_bits = 0;
@@ -405,7 +412,8 @@ inline DeflateEffort deflate_effort(int level) {
 
 inline constexpr std::size_t kTokensPerBlock = 16384;
 
-inline std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
+template <class = void>
+std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
                                                 int level) {
   LATENT_CHECK(level >= 0 && level <= 9, "deflate: level must be 0..9, got ", level);
   BitWriter out;
@@ -458,14 +466,16 @@ inline std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::s
 
 }  // namespace detail
 
-inline std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
+template <class = void>
+std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
                                              int level = 6) {
   return detail::deflate_stream(data, size, level);
 }
 
 // zlib: header 0x78 (DEFLATE, 32 KiB window) and a flag byte (the level class, with check
 // bits making the pair a multiple of 31), the stream, and the Adler-32 big-endian.
-inline std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
+template <class = void>
+std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
                                               int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   const unsigned level_class = level <= 1 ? 0 : level <= 5 ? 1 : level == 6 ? 2 : 3;
@@ -482,7 +492,8 @@ inline std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::siz
 
 // gzip: a 10-byte header (magic, method 8, no flags, no time, extra flags 2 = slowest
 // or 4 = fastest, OS 255 = unknown), the stream, CRC-32 and size modulo 2^32.
-inline std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
+template <class = void>
+std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
                                               int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   ByteWriter out;
@@ -495,13 +506,16 @@ inline std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::siz
   return out.release();
 }
 
-inline std::vector<std::uint8_t> deflate_raw(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_raw(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_raw(data.data(), data.size(), level);
 }
-inline std::vector<std::uint8_t> deflate_zlib(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_zlib(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_zlib(data.data(), data.size(), level);
 }
-inline std::vector<std::uint8_t> deflate_gzip(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_gzip(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_gzip(data.data(), data.size(), level);
 }
 

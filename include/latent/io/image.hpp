@@ -27,6 +27,7 @@ struct Image {
   Image(std::int64_t h, std::int64_t w, std::int64_t c, std::uint8_t fill = 0)
       : height(h), width(w), channels(c), pixels(static_cast<std::size_t>(h * w * c), fill) {}
   std::uint8_t* at(std::int64_t y, std::int64_t x) { return &pixels[static_cast<std::size_t>((y * width + x) * channels)]; }
+  template <class = void>  // compiled only when used, as write_png (png.hpp)
   void save(const std::string& path) const {
     write_png(path, pixels.data(), static_cast<std::size_t>(height), static_cast<std::size_t>(width),
               static_cast<std::size_t>(channels));

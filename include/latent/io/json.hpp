@@ -14,6 +14,9 @@
 // A number written without fraction or exponent that fits in 64 bits is kept as an exact
 // std::int64_t (is_integer(), as_int()); every number is also available as a double.
 // Numbers are parsed and printed independently of the C locale.
+//
+// The parser is a template (Json::parse a member template) only so that it is compiled
+// when a program parses JSON, not in every program that includes the library.
 #pragma once
 
 #include <cmath>
@@ -65,8 +68,10 @@ class Json {
   }
 
   // Parses a whole document; `what` names the input in error messages.
+  template <class = void>
   static Json parse(const char* text, std::size_t size, const std::string& what = "json",
                     int max_depth = 64);
+  template <class = void>
   static Json parse(const std::string& text, const std::string& what = "json", int max_depth = 64) {
     return parse(text.data(), text.size(), what, max_depth);
   }
@@ -192,6 +197,7 @@ class Json {
   friend bool operator!=(const Json& a, const Json& b) { return !(a == b); }
 
  private:
+  template <class = void>
   class Parser;
 
   void expect(Kind k) const {
@@ -210,6 +216,7 @@ class Json {
 
 // ---- parsing ----
 
+template <class Unused>
 class Json::Parser {
  public:
   Parser(const char* text, std::size_t size, const std::string& what, int max_depth)
@@ -519,9 +526,10 @@ class Json::Parser {
   int max_depth_;
 };
 
-inline Json Json::parse(const char* text, std::size_t size, const std::string& what, int max_depth) {
+template <class>
+Json Json::parse(const char* text, std::size_t size, const std::string& what, int max_depth) {
   LATENT_CHECK(text != nullptr || size == 0, what, ": null text");
-  return Parser(text, size, what, max_depth).document();
+  return Parser<>(text, size, what, max_depth).document();
 }
 
 // ---- writing ----

@@ -3,6 +3,10 @@
 // then the raw elements. Reading accepts versions 1-3, little and big endian, C and
 // Fortran order, and the dtypes b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 (converted to the
 // tensor type asked for); writing produces version 1 in C order.
+//
+// The reader (NpyHeader, parse_npy, read_npy) is templated on an unused parameter only so
+// that it is compiled when a program calls it, not in every program that includes the
+// library.
 #pragma once
 
 #include <cstdint>
@@ -103,6 +107,7 @@ T npy_element(const NpyArray& a, std::int64_t i) {
 }
 
 // A tiny reader for the header's Python dict literal.
+template <class = void>
 class NpyHeader {
  public:
   NpyHeader(const std::string& text, const std::string& name) : s_(text), name_(name) {}
@@ -219,7 +224,8 @@ template <> inline const char* npy_descr<bool>() { return "|b1"; }
 
 }  // namespace detail
 
-inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std::string& name = "array") {
+template <class = void>
+NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std::string& name = "array") {
   ByteReader in(bytes, size, "npy: " + name);
   const std::uint8_t* magic = in.take(6, "the magic");
   LATENT_CHECK(std::memcmp(magic, "\x93NUMPY", 6) == 0, "npy: ", name, ": not a .npy file (bad magic)");
@@ -229,7 +235,7 @@ inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std
   const std::size_t header_size = major == 1 ? in.u16_le("the header length") : in.u32_le("the header length");
   const std::uint8_t* header = in.take(header_size, "the header");
   const std::string text(reinterpret_cast<const char*>(header), header_size);
-  NpyArray a = detail::NpyHeader(text, name).parse();
+  NpyArray a = detail::NpyHeader<>(text, name).parse();
   std::size_t count = 1;
   for (std::int64_t d : a.shape) count = checked_mul(count, static_cast<std::size_t>(d), "npy: shape");
   const std::size_t data_size = checked_mul(count, static_cast<std::size_t>(a.item_size), "npy: data size");
@@ -240,7 +246,8 @@ inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std
   return a;
 }
 
-inline NpyArray read_npy(const std::string& path) {
+template <class = void>
+NpyArray read_npy(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_file(path);
   return parse_npy(bytes.data(), bytes.size(), path);
 }

@@ -5,6 +5,9 @@
 // members (capped at their declared size) and verifies every CRC-32. Zip64 archives
 // (members over 4 GiB) are refused with a clear error. Writing produces stored or
 // deflated members with no timestamps, so the same arrays give the same bytes.
+//
+// read_zip, read_npz and zip_bytes are templated on an unused parameter only so that they
+// are compiled when a program calls them, not in every program that includes the library.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +25,9 @@
 namespace latent::io {
 
 // Members of a zip archive by name (their uncompressed bytes).
-inline std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint8_t* data, std::size_t size,
-                                                                 const std::string& name = "archive") {
+template <class = void>
+std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint8_t* data, std::size_t size,
+                                                          const std::string& name = "archive") {
   const std::string op = "npz: " + name;
   LATENT_CHECK(size >= 22, op, ": too short to be a zip archive (", size, " bytes)");
   // The end-of-central-directory record: signature 0x06054b50, within the last 64 KiB + 22.
@@ -90,7 +94,8 @@ inline std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint
 }
 
 // The arrays of an .npz file by name (without the ".npy" suffix).
-inline std::map<std::string, NpyArray> read_npz(const std::string& path) {
+template <class = void>
+std::map<std::string, NpyArray> read_npz(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_file(path);
   std::map<std::string, NpyArray> arrays;
   for (auto& m : read_zip(bytes.data(), bytes.size(), path)) {
@@ -109,8 +114,9 @@ std::map<std::string, Tensor<T>> load_npz(const std::string& path) {
 }
 
 // A zip archive of the given members (deflated when `compress`, else stored).
-inline std::vector<std::uint8_t> zip_bytes(const std::map<std::string, std::vector<std::uint8_t>>& members,
-                                           bool compress = true) {
+template <class = void>
+std::vector<std::uint8_t> zip_bytes(const std::map<std::string, std::vector<std::uint8_t>>& members,
+                                    bool compress = true) {
   ByteWriter out, dir;
   std::uint16_t count = 0;
   for (const auto& m : members) {

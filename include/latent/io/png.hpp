@@ -10,6 +10,10 @@
 // write IHDR (width, height, bit depth 8, colour type, compression 0, filter 0, no
 // interlace), IDAT chunks that together hold one zlib stream of the filtered rows, and
 // IEND.
+//
+// encode_png and write_png are templated on an unused parameter only so that they (and
+// the compressor under them) are compiled when a program writes a PNG, not in every
+// program that includes the library.
 #pragma once
 
 #include <algorithm>
@@ -82,7 +86,8 @@ inline constexpr std::size_t kIdatChunkSize = 65536;
 
 }  // namespace detail
 
-inline std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
+template <class = void>
+std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
                                             std::size_t width, std::size_t channels,
                                             int level = 6) {
   constexpr std::size_t kMaxSide = 0x7FFFFFFF;  // PNG's limit, 2^31 - 1
@@ -134,7 +139,8 @@ inline std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::siz
   return png.release();
 }
 
-inline void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
+template <class = void>
+void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
                       std::size_t width, std::size_t channels, int level = 6) {
   write_file_atomic(path, encode_png(pixels, height, width, channels, level));
 }

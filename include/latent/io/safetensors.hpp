@@ -21,6 +21,10 @@
 // Dtypes: F64 F32 F16 BF16 I64 I32 I8 U8 BOOL. F16 and BF16 are converted from float or
 // double with one rounding to nearest, ties to even (overflow gives infinity, NaN stays
 // NaN); reading them back is exact.
+//
+// The reader's functions and the writer are templates (SafetensorsWriter is
+// BasicSafetensorsWriter<>) only so that they are compiled when a program reads or writes
+// a file, not in every program that includes the library.
 #pragma once
 
 #include <algorithm>
@@ -301,7 +305,8 @@ template <class... Parts>
 }
 
 // One header entry, checked: fields, dtype, shape, offsets against the data size.
-inline TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
+template <class = void>
+TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
                                std::size_t data_start, std::size_t data_size,
                                std::size_t& rel_begin, std::size_t& rel_end) {
   if (!info.is_object())
@@ -358,7 +363,8 @@ inline TensorEntry parse_entry(const std::string& source, const std::string& nam
 constexpr std::uint64_t kSafetensorsMaxHeader = 100000000;  // as the reference implementation
 
 // Parses a whole file held in `bytes` (taken over, not copied).
-inline SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
+template <class = void>
+SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
                                          const std::string& source = "<memory>") {
   using detail::corrupt;
   auto buffer = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
@@ -423,13 +429,15 @@ inline SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
   return file;
 }
 
-inline SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
+template <class = void>
+SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
                                          const std::string& source = "<memory>") {
   LATENT_CHECK(data != nullptr || size == 0, "safetensors: null data");
   return parse_safetensors(std::vector<std::uint8_t>(data, data + size), source);
 }
 
-inline SafetensorsFile load_safetensors(const std::string& path) {
+template <class = void>
+SafetensorsFile load_safetensors(const std::string& path) {
   return parse_safetensors(read_file(path), path);
 }
 
@@ -467,27 +475,28 @@ Tensor<T> SafetensorsFile::get(const std::string& name) const {
 // Collects tensors and metadata, then writes them as one safetensors file. Tensors are laid
 // out by element size (largest first) then name, so each starts aligned to its element
 // size; the header is padded with spaces to a multiple of 8 bytes.
-class SafetensorsWriter {
+template <class = void>
+class BasicSafetensorsWriter {
  public:
   // Adds a tensor in its own dtype (float: F32, double: F64, int64: I64, ...).
   template <class T>
-  SafetensorsWriter& add(const std::string& name, const Tensor<T>& t) {
+  BasicSafetensorsWriter& add(const std::string& name, const Tensor<T>& t) {
     return add_as(name, t, dtype_of<T>());
   }
   // Adds a tensor converted to `dtype`: floats to any float dtype (rounded to nearest
   // even), integers to any dtype their values fit (checked).
   template <class T>
-  SafetensorsWriter& add_as(const std::string& name, const Tensor<T>& t, Dtype dtype);
+  BasicSafetensorsWriter& add_as(const std::string& name, const Tensor<T>& t, Dtype dtype);
   template <class T>
-  SafetensorsWriter& add_f16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::F16); }
+  BasicSafetensorsWriter& add_f16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::F16); }
   template <class T>
-  SafetensorsWriter& add_bf16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::BF16); }
+  BasicSafetensorsWriter& add_bf16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::BF16); }
 
-  SafetensorsWriter& metadata(const std::string& key, const std::string& value) {
+  BasicSafetensorsWriter& metadata(const std::string& key, const std::string& value) {
     metadata_[key] = value;
     return *this;
   }
-  SafetensorsWriter& metadata(const std::map<std::string, std::string>& entries) {
+  BasicSafetensorsWriter& metadata(const std::map<std::string, std::string>& entries) {
     for (const auto& kv : entries) metadata_[kv.first] = kv.second;
     return *this;
   }
@@ -510,8 +519,12 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
+using SafetensorsWriter = BasicSafetensorsWriter<>;
+
+template <class Unused>
 template <class T>
-SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tensor<T>& t, Dtype dtype) {
+BasicSafetensorsWriter<Unused>& BasicSafetensorsWriter<Unused>::add_as(const std::string& name, const Tensor<T>& t,
+                                                                      Dtype dtype) {
   (void)dtype_of<T>();  // checks that T is a storable element type
   LATENT_CHECK(t.defined(), "safetensors: tensor '", name, "' is undefined");
   LATENT_CHECK(name != "__metadata__", "safetensors: '__metadata__' is reserved and cannot name a tensor");
@@ -546,7 +559,8 @@ SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tens
   return *this;
 }
 
-inline std::vector<std::uint8_t> SafetensorsWriter::to_bytes() const {
+template <class Unused>
+std::vector<std::uint8_t> BasicSafetensorsWriter<Unused>::to_bytes() const {
   // Largest elements first, then by name (the map's order).
   std::vector<const std::pair<const std::string, Pending>*> order;
   for (std::size_t element_size : {8, 4, 2, 1})
