@@ -4,6 +4,9 @@
 // plain text with a line holding only "%" between fortunes. load_fortunes() reads them in
 // a fixed order (categories sorted by name); split_fortunes() sends every tenth fortune to
 // validation, so the split is deterministic and spread over all categories.
+//
+// The fortune readers are templated on an unused parameter only so that they are compiled
+// when a program reads fortunes, not in every program that includes the library.
 #pragma once
 
 #include <algorithm>
@@ -32,7 +35,8 @@ struct Fortune {
 
 namespace detail {
 // Category files in the folder: plain names (no ".dat" / ".u8" companions), sorted.
-inline std::vector<std::string> fortune_categories(const std::string& folder) {
+template <class = void>
+std::vector<std::string> fortune_categories(const std::string& folder) {
   std::vector<std::string> names;
 #if defined(__unix__) || defined(__APPLE__)
   DIR* dir = opendir(folder.c_str());
@@ -52,7 +56,8 @@ inline std::vector<std::string> fortune_categories(const std::string& folder) {
 }
 
 // Splits a fortune file's text at lines that hold only "%".
-inline std::vector<std::string> split_fortune_file(const std::string& text) {
+template <class = void>
+std::vector<std::string> split_fortune_file(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   std::string line, current;
@@ -71,7 +76,8 @@ inline std::vector<std::string> split_fortune_file(const std::string& text) {
 }  // namespace detail
 
 // Every fortune of the given categories (all of them when the list is empty).
-inline std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
+template <class = void>
+std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
                                           const std::string& folder = kFortunesFolder) {
   const std::vector<std::string> names = categories.empty() ? detail::fortune_categories(folder) : categories;
   std::vector<Fortune> out;

@@ -9,6 +9,10 @@
 //
 // Points that are not finite (and, on a log axis, not positive) are left out and the line
 // breaks there, so a diverged run still draws.
+//
+// The plot is a class template (LinePlot is BasicLinePlot<>), and the axis helpers
+// function templates, only so that they are compiled when a program draws a plot, not in
+// every program that includes the library.
 #pragma once
 
 #include <algorithm>
@@ -70,7 +74,8 @@ struct Axis {
 
 // Linear ticks: the step is 1, 2 or 5 times a power of ten, the smallest that cuts
 // [lo, hi] into at most about `target` intervals; the range widens to whole steps.
-inline Axis linear_axis(double lo, double hi, int target = 6) {
+template <class = void>
+Axis linear_axis(double lo, double hi, int target = 6) {
   const double raw = (hi - lo) / target;
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   double step = 10 * power;
@@ -91,7 +96,8 @@ inline Axis linear_axis(double lo, double hi, int target = 6) {
 
 // Log ticks (lo, hi are log10 of the values): whole decades, labelled 10^k; over few
 // decades also 2 and 5 times each; over many, every n-th decade.
-inline Axis log_axis(double lo, double hi) {
+template <class = void>
+Axis log_axis(double lo, double hi) {
   Axis axis;
   axis.lo = std::floor(lo + 1e-9);
   axis.hi = std::max(std::ceil(hi - 1e-9), axis.lo + 1);
@@ -111,15 +117,16 @@ inline Axis log_axis(double lo, double hi) {
 
 }  // namespace detail
 
-class LinePlot {
+template <class = void>
+class BasicLinePlot {
  public:
-  explicit LinePlot(std::string title = "") : title_(std::move(title)) {}
+  explicit BasicLinePlot(std::string title = "") : title_(std::move(title)) {}
 
-  LinePlot& title(std::string text) { title_ = std::move(text); return *this; }
-  LinePlot& x_label(std::string text) { x_label_ = std::move(text); return *this; }
-  LinePlot& y_label(std::string text) { y_label_ = std::move(text); return *this; }
-  LinePlot& log_y(bool on = true) { log_y_ = on; return *this; }
-  LinePlot& size(int width, int height) {
+  BasicLinePlot& title(std::string text) { title_ = std::move(text); return *this; }
+  BasicLinePlot& x_label(std::string text) { x_label_ = std::move(text); return *this; }
+  BasicLinePlot& y_label(std::string text) { y_label_ = std::move(text); return *this; }
+  BasicLinePlot& log_y(bool on = true) { log_y_ = on; return *this; }
+  BasicLinePlot& size(int width, int height) {
     LATENT_CHECK(width >= 200 && height >= 150, "LinePlot: size ", width, " x ", height,
                  " is too small (at least 200 x 150)");
     width_ = width;
@@ -128,12 +135,12 @@ class LinePlot {
   }
 
   // A series drawn against x = 0, 1, 2, ...
-  LinePlot& add(std::string name, const std::vector<double>& y) {
+  BasicLinePlot& add(std::string name, const std::vector<double>& y) {
     std::vector<double> x(y.size());
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i);
     return add(std::move(name), std::move(x), y);
   }
-  LinePlot& add(std::string name, std::vector<double> x, std::vector<double> y) {
+  BasicLinePlot& add(std::string name, std::vector<double> x, std::vector<double> y) {
     LATENT_CHECK(x.size() == y.size(), "LinePlot::add: series '", name, "' has ", x.size(),
                  " x values and ", y.size(), " y values");
     series_.push_back({std::move(name), std::move(x), std::move(y)});
@@ -164,7 +171,10 @@ class LinePlot {
   std::vector<Series> series_;
 };
 
-inline std::string LinePlot::to_svg() const {
+using LinePlot = BasicLinePlot<>;
+
+template <class Unused>
+std::string BasicLinePlot<Unused>::to_svg() const {
   using detail::svg_escape;
   using detail::svg_number;
   static constexpr const char* kColours[10] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea",

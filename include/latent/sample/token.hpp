@@ -15,6 +15,10 @@
 //   min_p(p):         keep tokens whose probability is at least p times the largest
 // Then one token is drawn from the softmax of what is left (or the largest is taken when
 // the chain is greedy). Ties are broken towards the smaller token id.
+//
+// sort_descending and apply are templated on an unused parameter only so that the sort
+// they use is compiled when a program samples, not in every program that includes the
+// library.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +50,7 @@ struct Candidates {
     return p;
   }
   // Sorts by logit, largest first (smaller id first among equals).
+  template <class = void>
   void sort_descending() {
     std::vector<std::size_t> order(ids.size());
     std::iota(order.begin(), order.end(), 0);
@@ -163,6 +168,7 @@ class SamplerChain {
     return c.ids[best];
   }
 
+  template <class = void>
   static void apply(const Stage& s, Candidates& c, const std::vector<std::int64_t>& counts) {
     auto count = [&counts](std::int64_t id) { return counts[static_cast<std::size_t>(id)]; };
     switch (s.kind) {

@@ -8,13 +8,16 @@
 //
 // Standard flags: --epochs N, --steps N, --batch-size N, --lr X, --threads N, --seed N,
 // --out DIR (default out/<example>), --save FILE, --resume FILE, --quick.
+//
+// Args is a class template (Args = BasicArgs<>), and print_result a function template,
+// only so that they are compiled in the programs that use them, not in every program that
+// includes the library.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -31,9 +34,10 @@
 
 namespace latent::train {
 
-class Args {
+template <class = void>
+class BasicArgs {
  public:
-  Args(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {
+  BasicArgs(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {
     add("epochs", "", "passes over the training data");
     add("steps", "", "training steps (for step-based examples)");
     add("batch-size", "", "examples per step");
@@ -47,7 +51,7 @@ class Args {
   }
 
   // Declares a flag --name with a default value (empty: unset) and a help line.
-  Args& add(const std::string& name, const std::string& default_value, const std::string& help, bool is_switch = false) {
+  BasicArgs& add(const std::string& name, const std::string& default_value, const std::string& help, bool is_switch = false) {
     if (!flags_.count(name)) order_.push_back(name);
     flags_[name] = {default_value, help, is_switch, false};
     return *this;
@@ -115,7 +119,9 @@ class Args {
     for (const std::string& name : order_) width = std::max(width, label(name).size() + 2);
     for (const std::string& name : order_) {
       const Flag& f = flags_.at(name);
-      std::cout << "  --" << std::left << std::setw(static_cast<int>(width)) << label(name) << f.help;
+      std::cout << "  --" << std::left;
+      std::cout.width(static_cast<std::streamsize>(width));
+      std::cout << label(name) << f.help;
       if (!f.value.empty() && !f.is_switch) std::cout << " (default " << f.value << ")";
       std::cout << "\n";
     }
@@ -145,11 +151,15 @@ class Args {
   std::vector<std::string> order_;
 };
 
+using Args = BasicArgs<>;
+
 // Prints the closing line scripts read: "result: name=value name=value ...".
-inline void print_result(const std::vector<std::pair<std::string, double>>& figures) {
+template <class = void>
+void print_result(const std::vector<std::pair<std::string, double>>& figures) {
   std::ostringstream line;
+  line.precision(6);
   line << "result:";
-  for (const auto& f : figures) line << ' ' << f.first << '=' << std::setprecision(6) << f.second;
+  for (const auto& f : figures) line << ' ' << f.first << '=' << f.second;
   std::cout << line.str() << std::endl;
 }
 
