@@ -10,6 +10,10 @@
 // The data must be exactly as long as the sizes say; anything else is an error naming the
 // file and the numbers. IdxData::data holds the elements in the host's byte order, ready
 // to be copied into a tensor of the matching type.
+//
+// The reader's functions are templated on an unused parameter only so that they are
+// compiled when a program reads an IDX file, not in every program that includes the
+// library.
 #pragma once
 
 #include <cstddef>
@@ -82,7 +86,8 @@ inline bool host_is_little_endian() {
 namespace detail {
 // Checks the header against the buffer's length, then turns the buffer into the data:
 // the header is cut off and the elements are put in host byte order, in place.
-inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
+template <class = void>
+IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
   const std::string op = "idx: " + name;
   ByteReader reader(buffer.data(), buffer.size(), op);
   const std::uint8_t* magic = reader.take(4, "magic number");
@@ -126,7 +131,8 @@ inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::stri
 
 // `name` (a path, say) goes into error messages. A gzipped input is inflated first, to at
 // most `max_bytes`.
-inline IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
+template <class = void>
+IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
                          std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes.data(), bytes.size())) {
     return detail::idx_from_buffer(inflate_gzip(bytes, max_bytes), name + " (gunzipped)");
@@ -134,7 +140,8 @@ inline IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& nam
   return detail::idx_from_buffer(std::move(bytes), name);
 }
 
-inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
+template <class = void>
+IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
                          const std::string& name = "<memory>",
                          std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes, size)) {
@@ -143,7 +150,8 @@ inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
   return detail::idx_from_buffer(std::vector<std::uint8_t>(bytes, bytes + size), name);
 }
 
-inline IdxData read_idx(const std::string& path,
+template <class = void>
+IdxData read_idx(const std::string& path,
                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
   return parse_idx(read_file(path), path, max_bytes);
 }

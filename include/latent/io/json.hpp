@@ -24,9 +24,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <locale>
 #include <set>
-#include <sstream>
+#include <sstream>  // also std::locale, for imbue(std::locale::classic())
 #include <string>
 #include <utility>
 #include <vector>

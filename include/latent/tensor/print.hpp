@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <iomanip>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -34,8 +33,10 @@ std::string format_value(T v, const PrintFormat& f) {
   } else if constexpr (std::is_floating_point<T>::value) {
     if (std::isnan(v)) s << "nan";
     else if (std::isinf(v)) s << (v > 0 ? "inf" : "-inf");
-    else if (f.scientific) s << std::scientific << std::setprecision(4) << v;
-    else s << std::fixed << std::setprecision(4) << v;
+    else {
+      s.precision(4);
+      s << (f.scientific ? std::scientific : std::fixed) << v;
+    }
   } else {
     s << static_cast<long long>(v);
   }
