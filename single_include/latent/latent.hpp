@@ -6309,8 +6309,6 @@ Tensor<T> randn_like(const Tensor<T>& t, Generator& gen) { return randn<T>(t.sha
 // Floats use 4 decimals, or scientific notation when the magnitudes call for it; tensors
 // over 1000 elements show 3 items at each edge of every dim with "..." between.
 
-#include <iomanip>
-
 namespace latent {
 
 namespace detail {
@@ -6329,8 +6327,10 @@ std::string format_value(T v, const PrintFormat& f) {
   } else if constexpr (std::is_floating_point<T>::value) {
     if (std::isnan(v)) s << "nan";
     else if (std::isinf(v)) s << (v > 0 ? "inf" : "-inf");
-    else if (f.scientific) s << std::scientific << std::setprecision(4) << v;
-    else s << std::fixed << std::setprecision(4) << v;
+    else {
+      s.precision(4);
+      s << (f.scientific ? std::scientific : std::fixed) << v;
+    }
   } else {
     s << static_cast<long long>(v);
   }
@@ -8736,6 +8736,104 @@ Tensor<T> mm(const Tensor<T>& a, const Tensor<T>& b) {
 //   abs: g sign(x)    square: 2 g x       pow: g e x^(e-1)    tanh: g (1 - y^2)
 //   sigmoid: g y (1 - y)      relu: g [x > 0]      clamp: g [min <= x <= max]
 
+// ---- latent/kernels/rectifier.hpp ----
+// Rectifiers on arrays: relu and leaky_relu, and their gradients.
+//
+//   relu(x)       = x for x > 0, else 0           relu'(x)       = 1 for x > 0, else 0
+//   leaky_relu(x) = x for x > 0, else slope x     leaky_relu'(x) = 1 for x > 0, else slope
+//
+// A NaN x gives NaN forward and passes the gradient through, as PyTorch's threshold ops.
+// The signs of activations are random, so a compare-and-branch per element mispredicts
+// half the time (about 2 ns an element); these kernels choose lane by lane with a blend
+// instead, a register at a time, through the array drivers of transcendental.hpp.
+
+namespace latent::kernels {
+
+namespace rectifier_detail {
+
+// x <= 0 ? below : above, lane by lane, for each register type the drivers pass; `splat`
+// fills a register of x's type with one value.
+template <class T>
+LATENT_ALWAYS_INLINE T where_nonpositive(T x, T below, T above) {
+  return x <= T(0) ? below : above;
+}
+template <class T>
+LATENT_ALWAYS_INLINE T splat(T, T value) {
+  return value;
+}
+template <class T>
+LATENT_ALWAYS_INLINE T multiply(T a, T b) {
+  return a * b;
+}
+
+#if defined(LATENT_KERNELS_HAVE_AVX512)
+LATENT_ALWAYS_INLINE __m512 where_nonpositive(__m512 x, __m512 below, __m512 above) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ), above,
+                              below);
+}
+LATENT_ALWAYS_INLINE __m512d where_nonpositive(__m512d x, __m512d below, __m512d above) {
+  return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LE_OQ), above,
+                              below);
+}
+LATENT_ALWAYS_INLINE __m512 splat(__m512, float value) { return _mm512_set1_ps(value); }
+LATENT_ALWAYS_INLINE __m512d splat(__m512d, double value) { return _mm512_set1_pd(value); }
+LATENT_ALWAYS_INLINE __m512 multiply(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+LATENT_ALWAYS_INLINE __m512d multiply(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
+#endif
+
+#if defined(LATENT_KERNELS_HAVE_AVX2)
+LATENT_ALWAYS_INLINE __m256 where_nonpositive(__m256 x, __m256 below, __m256 above) {
+  return _mm256_blendv_ps(above, below, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LE_OQ));
+}
+LATENT_ALWAYS_INLINE __m256d where_nonpositive(__m256d x, __m256d below, __m256d above) {
+  return _mm256_blendv_pd(above, below, _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LE_OQ));
+}
+LATENT_ALWAYS_INLINE __m256 splat(__m256, float value) { return _mm256_set1_ps(value); }
+LATENT_ALWAYS_INLINE __m256d splat(__m256d, double value) { return _mm256_set1_pd(value); }
+LATENT_ALWAYS_INLINE __m256 multiply(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+LATENT_ALWAYS_INLINE __m256d multiply(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
+#endif
+
+#if defined(LATENT_KERNELS_HAVE_NEON)
+LATENT_ALWAYS_INLINE float32x4_t where_nonpositive(float32x4_t x, float32x4_t below,
+                                                   float32x4_t above) {
+  return vbslq_f32(vclezq_f32(x), below, above);
+}
+LATENT_ALWAYS_INLINE float64x2_t where_nonpositive(float64x2_t x, float64x2_t below,
+                                                   float64x2_t above) {
+  return vbslq_f64(vclezq_f64(x), below, above);
+}
+LATENT_ALWAYS_INLINE float32x4_t splat(float32x4_t, float value) { return vdupq_n_f32(value); }
+LATENT_ALWAYS_INLINE float64x2_t splat(float64x2_t, double value) { return vdupq_n_f64(value); }
+LATENT_ALWAYS_INLINE float32x4_t multiply(float32x4_t a, float32x4_t b) { return vmulq_f32(a, b); }
+LATENT_ALWAYS_INLINE float64x2_t multiply(float64x2_t a, float64x2_t b) { return vmulq_f64(a, b); }
+#endif
+
+}  // namespace rectifier_detail
+
+// y[i] = leaky_relu(x[i]); slope 0 gives relu (and relu(-inf) = 0, not 0 * -inf). y may be x.
+template <class T>
+void leaky_relu(const T* x, T* y, std::int64_t n, T slope) {
+  using namespace rectifier_detail;
+  transcendental_detail::map_simd(x, y, n, [slope](auto v) {
+    const auto below = slope == T(0) ? splat(v, T(0)) : multiply(v, splat(v, slope));
+    return where_nonpositive(v, below, v);
+  });
+}
+
+// grad_in[i] = grad_out[i] * leaky_relu'(x[i]); slope 0 gives relu's. grad_in may be either
+// input.
+template <class T>
+void leaky_relu_backward(const T* x, const T* grad_out, T* grad_in, std::int64_t n, T slope) {
+  using namespace rectifier_detail;
+  transcendental_detail::map_simd(x, grad_out, grad_in, n, [slope](auto v, auto g) {
+    const auto below = slope == T(0) ? splat(v, T(0)) : multiply(g, splat(v, slope));
+    return where_nonpositive(v, below, g);
+  });
+}
+
+}  // namespace latent::kernels
+
 namespace latent {
 
 template <class T>
@@ -8814,13 +8912,44 @@ Tensor<T> sigmoid(const Tensor<T>& x) {
   });
 }
 
+namespace detail {
+
+// y = x for x > 0, else slope x: relu (slope 0) and leaky_relu. Floating-point values in
+// one contiguous array go through the branch-free kernels; an ordinary backward makes
+// g * f'(x) in one pass, and one that will be differentiated builds it from g * mask (f'
+// is piecewise constant, so its own derivative in x is 0).
 template <class T>
-Tensor<T> relu(const Tensor<T>& x) {
-  Tensor<T> out = detail::map<T>(x, [](T v) { return v > T(0) ? v : (v != v ? v : T(0)); });
-  return record<T>(out, "relu", {&x}, [x](const Tensor<T>& g) {
-    const Tensor<T> mask = detail::map<T>(x.detach(), [](T v) { return v > T(0) ? T(1) : T(0); });
+Tensor<T> rectifier(const Tensor<T>& x, T slope, const char* name) {
+  constexpr bool fast = std::is_same_v<T, float> || std::is_same_v<T, double>;
+  Tensor<T> out;
+  if constexpr (fast) {
+    const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+    out = Tensor<T>(x.shape());
+    kernels::leaky_relu(xc.data(), out.data(), x.numel(), slope);
+  } else {
+    out = map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+  }
+  return record<T>(out, name, {&x}, [x, slope](const Tensor<T>& g) {
+    if constexpr (fast) {
+      if (!is_grad_enabled()) {
+        const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
+        const Tensor<T> gc = g.is_contiguous() ? g : contiguous_copy(g);
+        Tensor<T> grad(x.shape());
+        kernels::leaky_relu_backward(xc.data(), gc.data(), grad.data(), x.numel(), slope);
+        return std::vector<Tensor<T>>{grad};
+      }
+    }
+    const Tensor<T> mask = map<T>(x.detach(), [slope](T v) { return v <= T(0) ? slope : T(1); });
     return std::vector<Tensor<T>>{g * mask};
   });
+}
+
+}  // namespace detail
+
+// relu(x) = max(x, 0) (NaN stays NaN).
+template <class T>
+Tensor<T> relu(const Tensor<T>& x) {
+  return detail::rectifier(x, T(0), "relu");
 }
 
 // Limits every element to [min, max]; either bound may be absent.
@@ -9134,6 +9263,10 @@ inline std::uint32_t adler32(const std::uint8_t* data, std::size_t size, std::ui
 // `distance` back"), then each block of tokens is written with the Huffman code that its
 // own symbol frequencies call for, or with the fixed code, or stored as it is: whichever
 // is the fewest bits. inflate.hpp reads all three.
+//
+// The compressor's heavier functions are templated on an unused parameter only so that
+// they are compiled when a program compresses something, not in every program that
+// includes the library.
 
 // ---- latent/io/inflate.hpp ----
 // Inflate: the decompressor for DEFLATE (RFC 1951) and for the two containers around it,
@@ -9667,8 +9800,9 @@ namespace detail {
 // code); when the tree is deeper, the frequencies are flattened (halved, staying >= 1) and
 // the tree is built again, which shortens the rare deep codes at a small cost. A complete
 // code needs two symbols, so a lone symbol gets a partner that is never used.
-inline std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
-                                                 int max_length) {
+template <class = void>
+std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
+                                          int max_length) {
   const int n = static_cast<int>(freq.size());
   int used = 0;
   for (std::uint32_t f : freq) used += f > 0;
@@ -9853,7 +9987,8 @@ struct CodeLengthSymbol {
   std::uint8_t extra;
 };
 
-inline std::vector<CodeLengthSymbol> run_length_code(const std::vector<std::uint8_t>& lengths) {
+template <class = void>
+std::vector<CodeLengthSymbol> run_length_code(const std::vector<std::uint8_t>& lengths) {
   std::vector<CodeLengthSymbol> out;
   std::size_t i = 0;
   while (i < lengths.size()) {
@@ -9923,8 +10058,9 @@ inline void write_stored(BitWriter& out, const std::uint8_t* raw, std::size_t si
 }
 
 // Writes the tokens of raw[0, raw_size) as one block in the cheapest of the three forms.
-inline void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
-                        std::size_t raw_size, bool last) {
+template <class = void>
+void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
+                 std::size_t raw_size, bool last) {
   std::vector<std::uint32_t> litlen_freq(286, 0), distance_freq(30, 0);
   std::size_t extra_bits = 0;
   for (const Token& token : tokens) {
@@ -10006,8 +10142,9 @@ inline DeflateEffort deflate_effort(int level) {
 
 inline constexpr std::size_t kTokensPerBlock = 16384;
 
-inline std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
-                                                int level) {
+template <class = void>
+std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
+                                         int level) {
   LATENT_CHECK(level >= 0 && level <= 9, "deflate: level must be 0..9, got ", level);
   BitWriter out;
   if (level == 0) {
@@ -10059,15 +10196,17 @@ inline std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::s
 
 }  // namespace detail
 
-inline std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
-                                             int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
+                                      int level = 6) {
   return detail::deflate_stream(data, size, level);
 }
 
 // zlib: header 0x78 (DEFLATE, 32 KiB window) and a flag byte (the level class, with check
 // bits making the pair a multiple of 31), the stream, and the Adler-32 big-endian.
-inline std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
-                                              int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
+                                       int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   const unsigned level_class = level <= 1 ? 0 : level <= 5 ? 1 : level == 6 ? 2 : 3;
   const unsigned cmf = 0x78;
@@ -10083,8 +10222,9 @@ inline std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::siz
 
 // gzip: a 10-byte header (magic, method 8, no flags, no time, extra flags 2 = slowest
 // or 4 = fastest, OS 255 = unknown), the stream, CRC-32 and size modulo 2^32.
-inline std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
-                                              int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
+                                       int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   ByteWriter out;
   for (std::uint8_t byte : {0x1f, 0x8b, 8, 0, 0, 0, 0, 0}) out.u8(byte);
@@ -10096,13 +10236,16 @@ inline std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::siz
   return out.release();
 }
 
-inline std::vector<std::uint8_t> deflate_raw(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_raw(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_raw(data.data(), data.size(), level);
 }
-inline std::vector<std::uint8_t> deflate_zlib(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_zlib(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_zlib(data.data(), data.size(), level);
 }
-inline std::vector<std::uint8_t> deflate_gzip(const std::vector<std::uint8_t>& data, int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> deflate_gzip(const std::vector<std::uint8_t>& data, int level = 6) {
   return deflate_gzip(data.data(), data.size(), level);
 }
 
@@ -10230,6 +10373,10 @@ inline void write_file_atomic(const std::string& path, const std::string& text) 
 // The data must be exactly as long as the sizes say; anything else is an error naming the
 // file and the numbers. IdxData::data holds the elements in the host's byte order, ready
 // to be copied into a tensor of the matching type.
+//
+// The reader's functions are templated on an unused parameter only so that they are
+// compiled when a program reads an IDX file, not in every program that includes the
+// library.
 
 namespace latent::io {
 
@@ -10289,7 +10436,8 @@ inline bool host_is_little_endian() {
 namespace detail {
 // Checks the header against the buffer's length, then turns the buffer into the data:
 // the header is cut off and the elements are put in host byte order, in place.
-inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
+template <class = void>
+IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& name) {
   const std::string op = "idx: " + name;
   ByteReader reader(buffer.data(), buffer.size(), op);
   const std::uint8_t* magic = reader.take(4, "magic number");
@@ -10333,25 +10481,28 @@ inline IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::stri
 
 // `name` (a path, say) goes into error messages. A gzipped input is inflated first, to at
 // most `max_bytes`.
-inline IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
-                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+template <class = void>
+IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
+                  std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes.data(), bytes.size())) {
     return detail::idx_from_buffer(inflate_gzip(bytes, max_bytes), name + " (gunzipped)");
   }
   return detail::idx_from_buffer(std::move(bytes), name);
 }
 
-inline IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
-                         const std::string& name = "<memory>",
-                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+template <class = void>
+IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
+                  const std::string& name = "<memory>",
+                  std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes, size)) {
     return detail::idx_from_buffer(inflate_gzip(bytes, size, max_bytes), name + " (gunzipped)");
   }
   return detail::idx_from_buffer(std::vector<std::uint8_t>(bytes, bytes + size), name);
 }
 
-inline IdxData read_idx(const std::string& path,
-                        std::size_t max_bytes = kDefaultMaxInflateOutput) {
+template <class = void>
+IdxData read_idx(const std::string& path,
+                 std::size_t max_bytes = kDefaultMaxInflateOutput) {
   return parse_idx(read_file(path), path, max_bytes);
 }
 
@@ -10376,6 +10527,10 @@ inline IdxData read_idx(const std::string& path,
 // write IHDR (width, height, bit depth 8, colour type, compression 0, filter 0, no
 // interlace), IDAT chunks that together hold one zlib stream of the filtered rows, and
 // IEND.
+//
+// encode_png and write_png are templated on an unused parameter only so that they (and
+// the compressor under them) are compiled when a program writes a PNG, not in every
+// program that includes the library.
 
 namespace latent::io {
 
@@ -10434,9 +10589,10 @@ inline constexpr std::size_t kIdatChunkSize = 65536;
 
 }  // namespace detail
 
-inline std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
-                                            std::size_t width, std::size_t channels,
-                                            int level = 6) {
+template <class = void>
+std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
+                                     std::size_t width, std::size_t channels,
+                                     int level = 6) {
   constexpr std::size_t kMaxSide = 0x7FFFFFFF;  // PNG's limit, 2^31 - 1
   LATENT_CHECK(channels >= 1 && channels <= 4, "encode_png: channels must be 1 (grey), ",
                "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ", channels);
@@ -10486,8 +10642,9 @@ inline std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::siz
   return png.release();
 }
 
-inline void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
-                      std::size_t width, std::size_t channels, int level = 6) {
+template <class = void>
+void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
+               std::size_t width, std::size_t channels, int level = 6) {
   write_file_atomic(path, encode_png(pixels, height, width, channels, level));
 }
 
@@ -10504,6 +10661,7 @@ struct Image {
   Image(std::int64_t h, std::int64_t w, std::int64_t c, std::uint8_t fill = 0)
       : height(h), width(w), channels(c), pixels(static_cast<std::size_t>(h * w * c), fill) {}
   std::uint8_t* at(std::int64_t y, std::int64_t x) { return &pixels[static_cast<std::size_t>((y * width + x) * channels)]; }
+  template <class = void>  // compiled only when used, as write_png (png.hpp)
   void save(const std::string& path) const {
     write_png(path, pixels.data(), static_cast<std::size_t>(height), static_cast<std::size_t>(width),
               static_cast<std::size_t>(channels));
@@ -10638,8 +10796,10 @@ Image heatmap(const Tensor<T>& values, std::int64_t cell = 1, double low = NAN, 
 // A number written without fraction or exponent that fits in 64 bits is kept as an exact
 // std::int64_t (is_integer(), as_int()); every number is also available as a double.
 // Numbers are parsed and printed independently of the C locale.
+//
+// The parser is a template (Json::parse a member template) only so that it is compiled
+// when a program parses JSON, not in every program that includes the library.
 
-#include <locale>
 #include <set>
 
 namespace latent::io {
@@ -10677,8 +10837,10 @@ class Json {
   }
 
   // Parses a whole document; `what` names the input in error messages.
+  template <class = void>
   static Json parse(const char* text, std::size_t size, const std::string& what = "json",
                     int max_depth = 64);
+  template <class = void>
   static Json parse(const std::string& text, const std::string& what = "json", int max_depth = 64) {
     return parse(text.data(), text.size(), what, max_depth);
   }
@@ -10804,6 +10966,7 @@ class Json {
   friend bool operator!=(const Json& a, const Json& b) { return !(a == b); }
 
  private:
+  template <class = void>
   class Parser;
 
   void expect(Kind k) const {
@@ -10822,6 +10985,7 @@ class Json {
 
 // ---- parsing ----
 
+template <class Unused>
 class Json::Parser {
  public:
   Parser(const char* text, std::size_t size, const std::string& what, int max_depth)
@@ -11131,9 +11295,10 @@ class Json::Parser {
   int max_depth_;
 };
 
-inline Json Json::parse(const char* text, std::size_t size, const std::string& what, int max_depth) {
+template <class>
+Json Json::parse(const char* text, std::size_t size, const std::string& what, int max_depth) {
   LATENT_CHECK(text != nullptr || size == 0, what, ": null text");
-  return Parser(text, size, what, max_depth).document();
+  return Parser<>(text, size, what, max_depth).document();
 }
 
 // ---- writing ----
@@ -11216,6 +11381,10 @@ inline void Json::dump_to(std::string& out) const {
 // then the raw elements. Reading accepts versions 1-3, little and big endian, C and
 // Fortran order, and the dtypes b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8 (converted to the
 // tensor type asked for); writing produces version 1 in C order.
+//
+// The reader (NpyHeader, parse_npy, read_npy) is templated on an unused parameter only so
+// that it is compiled when a program calls it, not in every program that includes the
+// library.
 
 namespace latent::io {
 
@@ -11304,6 +11473,7 @@ T npy_element(const NpyArray& a, std::int64_t i) {
 }
 
 // A tiny reader for the header's Python dict literal.
+template <class = void>
 class NpyHeader {
  public:
   NpyHeader(const std::string& text, const std::string& name) : s_(text), name_(name) {}
@@ -11420,7 +11590,8 @@ template <> inline const char* npy_descr<bool>() { return "|b1"; }
 
 }  // namespace detail
 
-inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std::string& name = "array") {
+template <class = void>
+NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std::string& name = "array") {
   ByteReader in(bytes, size, "npy: " + name);
   const std::uint8_t* magic = in.take(6, "the magic");
   LATENT_CHECK(std::memcmp(magic, "\x93NUMPY", 6) == 0, "npy: ", name, ": not a .npy file (bad magic)");
@@ -11430,7 +11601,7 @@ inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std
   const std::size_t header_size = major == 1 ? in.u16_le("the header length") : in.u32_le("the header length");
   const std::uint8_t* header = in.take(header_size, "the header");
   const std::string text(reinterpret_cast<const char*>(header), header_size);
-  NpyArray a = detail::NpyHeader(text, name).parse();
+  NpyArray a = detail::NpyHeader<>(text, name).parse();
   std::size_t count = 1;
   for (std::int64_t d : a.shape) count = checked_mul(count, static_cast<std::size_t>(d), "npy: shape");
   const std::size_t data_size = checked_mul(count, static_cast<std::size_t>(a.item_size), "npy: data size");
@@ -11441,7 +11612,8 @@ inline NpyArray parse_npy(const std::uint8_t* bytes, std::size_t size, const std
   return a;
 }
 
-inline NpyArray read_npy(const std::string& path) {
+template <class = void>
+NpyArray read_npy(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_file(path);
   return parse_npy(bytes.data(), bytes.size(), path);
 }
@@ -11502,14 +11674,18 @@ void save_npy(const std::string& path, const Tensor<T>& t) {
 // members (capped at their declared size) and verifies every CRC-32. Zip64 archives
 // (members over 4 GiB) are refused with a clear error. Writing produces stored or
 // deflated members with no timestamps, so the same arrays give the same bytes.
+//
+// read_zip, read_npz and zip_bytes are templated on an unused parameter only so that they
+// are compiled when a program calls them, not in every program that includes the library.
 
 #include <map>
 
 namespace latent::io {
 
 // Members of a zip archive by name (their uncompressed bytes).
-inline std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint8_t* data, std::size_t size,
-                                                                 const std::string& name = "archive") {
+template <class = void>
+std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint8_t* data, std::size_t size,
+                                                          const std::string& name = "archive") {
   const std::string op = "npz: " + name;
   LATENT_CHECK(size >= 22, op, ": too short to be a zip archive (", size, " bytes)");
   // The end-of-central-directory record: signature 0x06054b50, within the last 64 KiB + 22.
@@ -11576,7 +11752,8 @@ inline std::map<std::string, std::vector<std::uint8_t>> read_zip(const std::uint
 }
 
 // The arrays of an .npz file by name (without the ".npy" suffix).
-inline std::map<std::string, NpyArray> read_npz(const std::string& path) {
+template <class = void>
+std::map<std::string, NpyArray> read_npz(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_file(path);
   std::map<std::string, NpyArray> arrays;
   for (auto& m : read_zip(bytes.data(), bytes.size(), path)) {
@@ -11595,8 +11772,9 @@ std::map<std::string, Tensor<T>> load_npz(const std::string& path) {
 }
 
 // A zip archive of the given members (deflated when `compress`, else stored).
-inline std::vector<std::uint8_t> zip_bytes(const std::map<std::string, std::vector<std::uint8_t>>& members,
-                                           bool compress = true) {
+template <class = void>
+std::vector<std::uint8_t> zip_bytes(const std::map<std::string, std::vector<std::uint8_t>>& members,
+                                    bool compress = true) {
   ByteWriter out, dir;
   std::uint16_t count = 0;
   for (const auto& m : members) {
@@ -11894,6 +12072,10 @@ class ProgressBar {
 // Dtypes: F64 F32 F16 BF16 I64 I32 I8 U8 BOOL. F16 and BF16 are converted from float or
 // double with one rounding to nearest, ties to even (overflow gives infinity, NaN stays
 // NaN); reading them back is exact.
+//
+// The reader's functions and the writer are templates (SafetensorsWriter is
+// BasicSafetensorsWriter<>) only so that they are compiled when a program reads or writes
+// a file, not in every program that includes the library.
 
 namespace latent::io {
 
@@ -12152,9 +12334,10 @@ template <class... Parts>
 }
 
 // One header entry, checked: fields, dtype, shape, offsets against the data size.
-inline TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
-                               std::size_t data_start, std::size_t data_size,
-                               std::size_t& rel_begin, std::size_t& rel_end) {
+template <class = void>
+TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
+                        std::size_t data_start, std::size_t data_size,
+                        std::size_t& rel_begin, std::size_t& rel_end) {
   if (!info.is_object())
     corrupt(source, "tensor '", name, "': expected an object, got ", info.kind_name());
   for (const auto& member : info.as_object())
@@ -12209,8 +12392,9 @@ inline TensorEntry parse_entry(const std::string& source, const std::string& nam
 constexpr std::uint64_t kSafetensorsMaxHeader = 100000000;  // as the reference implementation
 
 // Parses a whole file held in `bytes` (taken over, not copied).
-inline SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
-                                         const std::string& source = "<memory>") {
+template <class = void>
+SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
+                                  const std::string& source = "<memory>") {
   using detail::corrupt;
   auto buffer = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
   const std::size_t size = buffer->size();
@@ -12274,13 +12458,15 @@ inline SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
   return file;
 }
 
-inline SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
-                                         const std::string& source = "<memory>") {
+template <class = void>
+SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
+                                  const std::string& source = "<memory>") {
   LATENT_CHECK(data != nullptr || size == 0, "safetensors: null data");
   return parse_safetensors(std::vector<std::uint8_t>(data, data + size), source);
 }
 
-inline SafetensorsFile load_safetensors(const std::string& path) {
+template <class = void>
+SafetensorsFile load_safetensors(const std::string& path) {
   return parse_safetensors(read_file(path), path);
 }
 
@@ -12318,27 +12504,28 @@ Tensor<T> SafetensorsFile::get(const std::string& name) const {
 // Collects tensors and metadata, then writes them as one safetensors file. Tensors are laid
 // out by element size (largest first) then name, so each starts aligned to its element
 // size; the header is padded with spaces to a multiple of 8 bytes.
-class SafetensorsWriter {
+template <class = void>
+class BasicSafetensorsWriter {
  public:
   // Adds a tensor in its own dtype (float: F32, double: F64, int64: I64, ...).
   template <class T>
-  SafetensorsWriter& add(const std::string& name, const Tensor<T>& t) {
+  BasicSafetensorsWriter& add(const std::string& name, const Tensor<T>& t) {
     return add_as(name, t, dtype_of<T>());
   }
   // Adds a tensor converted to `dtype`: floats to any float dtype (rounded to nearest
   // even), integers to any dtype their values fit (checked).
   template <class T>
-  SafetensorsWriter& add_as(const std::string& name, const Tensor<T>& t, Dtype dtype);
+  BasicSafetensorsWriter& add_as(const std::string& name, const Tensor<T>& t, Dtype dtype);
   template <class T>
-  SafetensorsWriter& add_f16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::F16); }
+  BasicSafetensorsWriter& add_f16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::F16); }
   template <class T>
-  SafetensorsWriter& add_bf16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::BF16); }
+  BasicSafetensorsWriter& add_bf16(const std::string& name, const Tensor<T>& t) { return add_as(name, t, Dtype::BF16); }
 
-  SafetensorsWriter& metadata(const std::string& key, const std::string& value) {
+  BasicSafetensorsWriter& metadata(const std::string& key, const std::string& value) {
     metadata_[key] = value;
     return *this;
   }
-  SafetensorsWriter& metadata(const std::map<std::string, std::string>& entries) {
+  BasicSafetensorsWriter& metadata(const std::map<std::string, std::string>& entries) {
     for (const auto& kv : entries) metadata_[kv.first] = kv.second;
     return *this;
   }
@@ -12361,8 +12548,12 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
+using SafetensorsWriter = BasicSafetensorsWriter<>;
+
+template <class Unused>
 template <class T>
-SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tensor<T>& t, Dtype dtype) {
+BasicSafetensorsWriter<Unused>& BasicSafetensorsWriter<Unused>::add_as(const std::string& name, const Tensor<T>& t,
+                                                                       Dtype dtype) {
   (void)dtype_of<T>();  // checks that T is a storable element type
   LATENT_CHECK(t.defined(), "safetensors: tensor '", name, "' is undefined");
   LATENT_CHECK(name != "__metadata__", "safetensors: '__metadata__' is reserved and cannot name a tensor");
@@ -12397,7 +12588,8 @@ SafetensorsWriter& SafetensorsWriter::add_as(const std::string& name, const Tens
   return *this;
 }
 
-inline std::vector<std::uint8_t> SafetensorsWriter::to_bytes() const {
+template <class Unused>
+std::vector<std::uint8_t> BasicSafetensorsWriter<Unused>::to_bytes() const {
   // Largest elements first, then by name (the map's order).
   std::vector<const std::pair<const std::string, Pending>*> order;
   for (std::size_t element_size : {8, 4, 2, 1})
@@ -12462,6 +12654,10 @@ std::map<std::string, Tensor<T>> load_safetensors_as(const std::string& path) {
 //
 // Points that are not finite (and, on a log axis, not positive) are left out and the line
 // breaks there, so a diverged run still draws.
+//
+// The plot is a class template (LinePlot is BasicLinePlot<>), and the axis helpers
+// function templates, only so that they are compiled when a program draws a plot, not in
+// every program that includes the library.
 
 namespace latent::io {
 
@@ -12510,7 +12706,8 @@ struct Axis {
 
 // Linear ticks: the step is 1, 2 or 5 times a power of ten, the smallest that cuts
 // [lo, hi] into at most about `target` intervals; the range widens to whole steps.
-inline Axis linear_axis(double lo, double hi, int target = 6) {
+template <class = void>
+Axis linear_axis(double lo, double hi, int target = 6) {
   const double raw = (hi - lo) / target;
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   double step = 10 * power;
@@ -12531,7 +12728,8 @@ inline Axis linear_axis(double lo, double hi, int target = 6) {
 
 // Log ticks (lo, hi are log10 of the values): whole decades, labelled 10^k; over few
 // decades also 2 and 5 times each; over many, every n-th decade.
-inline Axis log_axis(double lo, double hi) {
+template <class = void>
+Axis log_axis(double lo, double hi) {
   Axis axis;
   axis.lo = std::floor(lo + 1e-9);
   axis.hi = std::max(std::ceil(hi - 1e-9), axis.lo + 1);
@@ -12551,15 +12749,16 @@ inline Axis log_axis(double lo, double hi) {
 
 }  // namespace detail
 
-class LinePlot {
+template <class = void>
+class BasicLinePlot {
  public:
-  explicit LinePlot(std::string title = "") : title_(std::move(title)) {}
+  explicit BasicLinePlot(std::string title = "") : title_(std::move(title)) {}
 
-  LinePlot& title(std::string text) { title_ = std::move(text); return *this; }
-  LinePlot& x_label(std::string text) { x_label_ = std::move(text); return *this; }
-  LinePlot& y_label(std::string text) { y_label_ = std::move(text); return *this; }
-  LinePlot& log_y(bool on = true) { log_y_ = on; return *this; }
-  LinePlot& size(int width, int height) {
+  BasicLinePlot& title(std::string text) { title_ = std::move(text); return *this; }
+  BasicLinePlot& x_label(std::string text) { x_label_ = std::move(text); return *this; }
+  BasicLinePlot& y_label(std::string text) { y_label_ = std::move(text); return *this; }
+  BasicLinePlot& log_y(bool on = true) { log_y_ = on; return *this; }
+  BasicLinePlot& size(int width, int height) {
     LATENT_CHECK(width >= 200 && height >= 150, "LinePlot: size ", width, " x ", height,
                  " is too small (at least 200 x 150)");
     width_ = width;
@@ -12568,12 +12767,12 @@ class LinePlot {
   }
 
   // A series drawn against x = 0, 1, 2, ...
-  LinePlot& add(std::string name, const std::vector<double>& y) {
+  BasicLinePlot& add(std::string name, const std::vector<double>& y) {
     std::vector<double> x(y.size());
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i);
     return add(std::move(name), std::move(x), y);
   }
-  LinePlot& add(std::string name, std::vector<double> x, std::vector<double> y) {
+  BasicLinePlot& add(std::string name, std::vector<double> x, std::vector<double> y) {
     LATENT_CHECK(x.size() == y.size(), "LinePlot::add: series '", name, "' has ", x.size(),
                  " x values and ", y.size(), " y values");
     series_.push_back({std::move(name), std::move(x), std::move(y)});
@@ -12604,7 +12803,10 @@ class LinePlot {
   std::vector<Series> series_;
 };
 
-inline std::string LinePlot::to_svg() const {
+using LinePlot = BasicLinePlot<>;
+
+template <class Unused>
+std::string BasicLinePlot<Unused>::to_svg() const {
   using detail::svg_escape;
   using detail::svg_number;
   static constexpr const char* kColours[10] = {"#2563eb", "#dc2626", "#16a34a", "#9333ea",
@@ -14985,14 +15187,7 @@ using latent::tanh;
 // leaky_relu(x) = x for x > 0, negative_slope * x otherwise.
 template <class T>
 Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = Scalar<T>(0.01)) {
-  const T slope = negative_slope;
-  Tensor<T> out = latent::detail::map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
-  return record<T>(out, "leaky_relu", {&x}, [x, slope](const Tensor<T>& g) {
-    // f' is piecewise constant: g * f'(x) is linear in g, and its derivative in x is 0.
-    const Tensor<T> factor =
-        latent::detail::map<T>(x.detach(), [slope](T v) { return v > T(0) ? T(1) : slope; });
-    return std::vector<Tensor<T>>{g * factor};
-  });
+  return latent::detail::rectifier(x, T(negative_slope), "leaky_relu");
 }
 
 // elu(x) = x for x > 0, alpha (exp(x) - 1) otherwise.
@@ -19692,6 +19887,10 @@ std::vector<BeamHypothesis> beam_search(NextLogits&& next_logits, const std::vec
 //   min_p(p):         keep tokens whose probability is at least p times the largest
 // Then one token is drawn from the softmax of what is left (or the largest is taken when
 // the chain is greedy). Ties are broken towards the smaller token id.
+//
+// sort_descending and apply are templated on an unused parameter only so that the sort
+// they use is compiled when a program samples, not in every program that includes the
+// library.
 
 namespace latent::sample {
 
@@ -19711,6 +19910,7 @@ struct Candidates {
     return p;
   }
   // Sorts by logit, largest first (smaller id first among equals).
+  template <class = void>
   void sort_descending() {
     std::vector<std::size_t> order(ids.size());
     std::iota(order.begin(), order.end(), 0);
@@ -19828,6 +20028,7 @@ class SamplerChain {
     return c.ids[best];
   }
 
+  template <class = void>
   static void apply(const Stage& s, Candidates& c, const std::vector<std::int64_t>& counts) {
     auto count = [&counts](std::int64_t id) { return counts[static_cast<std::size_t>(id)]; };
     switch (s.kind) {
@@ -21396,18 +21597,24 @@ class SGD : public OptimizerBase<T, SGDOptions> {
 // learnt: repeatedly merge the adjacent pair that was learnt first.
 //
 // Saved form (text): "latent-bpe 1\nmerges N\n" then N lines "left right" (token ids).
+//
+// The tokenizer is a class template, BpeTokenizer = BasicBpeTokenizer<>, only so that its
+// members are compiled when a program uses them: a program that includes this header
+// (through latent.hpp) and never tokenizes does not pay to instantiate the maps, hash
+// tables and string streams they use.
 
 namespace latent::data {
 
-class BpeTokenizer {
+template <class = void>
+class BasicBpeTokenizer {
  public:
-  BpeTokenizer() {
+  BasicBpeTokenizer() {
     for (int b = 0; b < 256; ++b) pieces_.push_back(std::string(1, static_cast<char>(b)));
   }
 
   // Learns merges on `text` until the vocabulary has `vocab_size` tokens (or no pair
   // occurs twice). Ties go to the pair with the smaller ids, so training is deterministic.
-  static BpeTokenizer train(const std::string& text, std::int64_t vocab_size) {
+  static BasicBpeTokenizer train(const std::string& text, std::int64_t vocab_size) {
     LATENT_CHECK(vocab_size >= 256, "BpeTokenizer::train: vocab_size must be at least 256 (the bytes), got ",
                  vocab_size);
     std::map<std::string, std::int64_t> counts;
@@ -21419,7 +21626,7 @@ class BpeTokenizer {
       for (std::int64_t& t : words.back()) t &= 0xFF;
       freq.push_back(e.second);
     }
-    BpeTokenizer tok;
+    BasicBpeTokenizer tok;
     while (tok.vocab_size() < vocab_size) {
       std::unordered_map<std::uint64_t, std::int64_t> pairs;
       for (std::size_t w = 0; w < words.size(); ++w)
@@ -21474,7 +21681,7 @@ class BpeTokenizer {
   void save(const std::string& path) const { io::write_file_atomic(path, to_string()); }
 
   // Parses the saved form; every number is checked (a corrupt file is an error).
-  static BpeTokenizer parse(const std::string& text) {
+  static BasicBpeTokenizer parse(const std::string& text) {
     std::istringstream in(text);
     std::string magic, version, word;
     long long n = -1;
@@ -21482,7 +21689,7 @@ class BpeTokenizer {
     LATENT_CHECK(in && magic == "latent-bpe" && version == "1" && word == "merges",
                  "BpeTokenizer: not a latent BPE file (expected the header 'latent-bpe 1' then 'merges N')");
     LATENT_CHECK(n >= 0 && n <= (1 << 22), "BpeTokenizer: bad merge count ", n);
-    BpeTokenizer tok;
+    BasicBpeTokenizer tok;
     for (long long i = 0; i < n; ++i) {
       long long left = -1, right = -1;
       in >> left >> right;
@@ -21496,7 +21703,7 @@ class BpeTokenizer {
     LATENT_CHECK(!in, "BpeTokenizer: unexpected content after the ", n, " merges");
     return tok;
   }
-  static BpeTokenizer load(const std::string& path) {
+  static BasicBpeTokenizer load(const std::string& path) {
     const std::vector<std::uint8_t> bytes = io::read_file(path);
     return parse(std::string(bytes.begin(), bytes.end()));
   }
@@ -21576,6 +21783,8 @@ class BpeTokenizer {
   std::vector<std::string> pieces_;
   std::unordered_map<std::uint64_t, std::int64_t> rank_;
 };
+
+using BpeTokenizer = BasicBpeTokenizer<>;
 
 }  // namespace latent::data
 // ---- latent/data/fashion_mnist.hpp ----
@@ -21851,6 +22060,9 @@ Tensor<T> checkerboard(std::int64_t n, Generator& gen) {
 // plain text with a line holding only "%" between fortunes. load_fortunes() reads them in
 // a fixed order (categories sorted by name); split_fortunes() sends every tenth fortune to
 // validation, so the split is deterministic and spread over all categories.
+//
+// The fortune readers are templated on an unused parameter only so that they are compiled
+// when a program reads fortunes, not in every program that includes the library.
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
@@ -21867,7 +22079,8 @@ struct Fortune {
 
 namespace detail {
 // Category files in the folder: plain names (no ".dat" / ".u8" companions), sorted.
-inline std::vector<std::string> fortune_categories(const std::string& folder) {
+template <class = void>
+std::vector<std::string> fortune_categories(const std::string& folder) {
   std::vector<std::string> names;
 #if defined(__unix__) || defined(__APPLE__)
   DIR* dir = opendir(folder.c_str());
@@ -21887,7 +22100,8 @@ inline std::vector<std::string> fortune_categories(const std::string& folder) {
 }
 
 // Splits a fortune file's text at lines that hold only "%".
-inline std::vector<std::string> split_fortune_file(const std::string& text) {
+template <class = void>
+std::vector<std::string> split_fortune_file(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   std::string line, current;
@@ -21906,8 +22120,9 @@ inline std::vector<std::string> split_fortune_file(const std::string& text) {
 }  // namespace detail
 
 // Every fortune of the given categories (all of them when the list is empty).
-inline std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
-                                          const std::string& folder = kFortunesFolder) {
+template <class = void>
+std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
+                                   const std::string& folder = kFortunesFolder) {
   const std::vector<std::string> names = categories.empty() ? detail::fortune_categories(folder) : categories;
   std::vector<Fortune> out;
   for (const std::string& name : names) {
@@ -22822,6 +23037,10 @@ Checkpoint<T> Checkpoint<T>::parse(std::vector<std::uint8_t> bytes, const std::s
 //
 // Standard flags: --epochs N, --steps N, --batch-size N, --lr X, --threads N, --seed N,
 // --out DIR (default out/<example>), --save FILE, --resume FILE, --quick.
+//
+// Args is a class template (Args = BasicArgs<>), and print_result a function template,
+// only so that they are compiled in the programs that use them, not in every program that
+// includes the library.
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>
@@ -22829,9 +23048,10 @@ Checkpoint<T> Checkpoint<T>::parse(std::vector<std::uint8_t> bytes, const std::s
 
 namespace latent::train {
 
-class Args {
+template <class = void>
+class BasicArgs {
  public:
-  Args(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {
+  BasicArgs(std::string program, std::string description) : program_(std::move(program)), description_(std::move(description)) {
     add("epochs", "", "passes over the training data");
     add("steps", "", "training steps (for step-based examples)");
     add("batch-size", "", "examples per step");
@@ -22845,7 +23065,7 @@ class Args {
   }
 
   // Declares a flag --name with a default value (empty: unset) and a help line.
-  Args& add(const std::string& name, const std::string& default_value, const std::string& help, bool is_switch = false) {
+  BasicArgs& add(const std::string& name, const std::string& default_value, const std::string& help, bool is_switch = false) {
     if (!flags_.count(name)) order_.push_back(name);
     flags_[name] = {default_value, help, is_switch, false};
     return *this;
@@ -22913,7 +23133,9 @@ class Args {
     for (const std::string& name : order_) width = std::max(width, label(name).size() + 2);
     for (const std::string& name : order_) {
       const Flag& f = flags_.at(name);
-      std::cout << "  --" << std::left << std::setw(static_cast<int>(width)) << label(name) << f.help;
+      std::cout << "  --" << std::left;
+      std::cout.width(static_cast<std::streamsize>(width));
+      std::cout << label(name) << f.help;
       if (!f.value.empty() && !f.is_switch) std::cout << " (default " << f.value << ")";
       std::cout << "\n";
     }
@@ -22943,11 +23165,15 @@ class Args {
   std::vector<std::string> order_;
 };
 
+using Args = BasicArgs<>;
+
 // Prints the closing line scripts read: "result: name=value name=value ...".
-inline void print_result(const std::vector<std::pair<std::string, double>>& figures) {
+template <class = void>
+void print_result(const std::vector<std::pair<std::string, double>>& figures) {
   std::ostringstream line;
+  line.precision(6);
   line << "result:";
-  for (const auto& f : figures) line << ' ' << f.first << '=' << std::setprecision(6) << f.second;
+  for (const auto& f : figures) line << ' ' << f.first << '=' << f.second;
   std::cout << line.str() << std::endl;
 }
 

@@ -78,7 +78,7 @@ std::vector<std::string> split_fortune_file(const std::string& text) {
 // Every fortune of the given categories (all of them when the list is empty).
 template <class = void>
 std::vector<Fortune> load_fortunes(const std::vector<std::string>& categories = {},
-                                          const std::string& folder = kFortunesFolder) {
+                                   const std::string& folder = kFortunesFolder) {
   const std::vector<std::string> names = categories.empty() ? detail::fortune_categories(folder) : categories;
   std::vector<Fortune> out;
   for (const std::string& name : names) {

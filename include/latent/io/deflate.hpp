@@ -72,7 +72,7 @@ namespace detail {
 // code needs two symbols, so a lone symbol gets a partner that is never used.
 template <class = void>
 std::vector<std::uint8_t> huffman_lengths(std::vector<std::uint32_t> freq,
-                                                 int max_length) {
+                                          int max_length) {
   const int n = static_cast<int>(freq.size());
   int used = 0;
   for (std::uint32_t f : freq) used += f > 0;
@@ -330,7 +330,7 @@ inline void write_stored(BitWriter& out, const std::uint8_t* raw, std::size_t si
 // Writes the tokens of raw[0, raw_size) as one block in the cheapest of the three forms.
 template <class = void>
 void write_block(BitWriter& out, const std::vector<Token>& tokens, const std::uint8_t* raw,
-                        std::size_t raw_size, bool last) {
+                 std::size_t raw_size, bool last) {
   std::vector<std::uint32_t> litlen_freq(286, 0), distance_freq(30, 0);
   std::size_t extra_bits = 0;
   for (const Token& token : tokens) {
@@ -414,7 +414,7 @@ inline constexpr std::size_t kTokensPerBlock = 16384;
 
 template <class = void>
 std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t size,
-                                                int level) {
+                                         int level) {
   LATENT_CHECK(level >= 0 && level <= 9, "deflate: level must be 0..9, got ", level);
   BitWriter out;
   if (level == 0) {
@@ -468,7 +468,7 @@ std::vector<std::uint8_t> deflate_stream(const std::uint8_t* data, std::size_t s
 
 template <class = void>
 std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size,
-                                             int level = 6) {
+                                      int level = 6) {
   return detail::deflate_stream(data, size, level);
 }
 
@@ -476,7 +476,7 @@ std::vector<std::uint8_t> deflate_raw(const std::uint8_t* data, std::size_t size
 // bits making the pair a multiple of 31), the stream, and the Adler-32 big-endian.
 template <class = void>
 std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t size,
-                                              int level = 6) {
+                                       int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   const unsigned level_class = level <= 1 ? 0 : level <= 5 ? 1 : level == 6 ? 2 : 3;
   const unsigned cmf = 0x78;
@@ -494,7 +494,7 @@ std::vector<std::uint8_t> deflate_zlib(const std::uint8_t* data, std::size_t siz
 // or 4 = fastest, OS 255 = unknown), the stream, CRC-32 and size modulo 2^32.
 template <class = void>
 std::vector<std::uint8_t> deflate_gzip(const std::uint8_t* data, std::size_t size,
-                                              int level = 6) {
+                                       int level = 6) {
   const std::vector<std::uint8_t> body = detail::deflate_stream(data, size, level);
   ByteWriter out;
   for (std::uint8_t byte : {0x1f, 0x8b, 8, 0, 0, 0, 0, 0}) out.u8(byte);

@@ -133,7 +133,7 @@ IdxData idx_from_buffer(std::vector<std::uint8_t> buffer, const std::string& nam
 // most `max_bytes`.
 template <class = void>
 IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>",
-                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+                  std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes.data(), bytes.size())) {
     return detail::idx_from_buffer(inflate_gzip(bytes, max_bytes), name + " (gunzipped)");
   }
@@ -142,8 +142,8 @@ IdxData parse_idx(std::vector<std::uint8_t> bytes, const std::string& name = "<m
 
 template <class = void>
 IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
-                         const std::string& name = "<memory>",
-                         std::size_t max_bytes = kDefaultMaxInflateOutput) {
+                  const std::string& name = "<memory>",
+                  std::size_t max_bytes = kDefaultMaxInflateOutput) {
   if (is_gzip(bytes, size)) {
     return detail::idx_from_buffer(inflate_gzip(bytes, size, max_bytes), name + " (gunzipped)");
   }
@@ -152,7 +152,7 @@ IdxData parse_idx(const std::uint8_t* bytes, std::size_t size,
 
 template <class = void>
 IdxData read_idx(const std::string& path,
-                        std::size_t max_bytes = kDefaultMaxInflateOutput) {
+                 std::size_t max_bytes = kDefaultMaxInflateOutput) {
   return parse_idx(read_file(path), path, max_bytes);
 }
 

@@ -88,8 +88,8 @@ inline constexpr std::size_t kIdatChunkSize = 65536;
 
 template <class = void>
 std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t height,
-                                            std::size_t width, std::size_t channels,
-                                            int level = 6) {
+                                     std::size_t width, std::size_t channels,
+                                     int level = 6) {
   constexpr std::size_t kMaxSide = 0x7FFFFFFF;  // PNG's limit, 2^31 - 1
   LATENT_CHECK(channels >= 1 && channels <= 4, "encode_png: channels must be 1 (grey), ",
                "2 (grey + alpha), 3 (RGB) or 4 (RGBA), got ", channels);
@@ -141,7 +141,7 @@ std::vector<std::uint8_t> encode_png(const std::uint8_t* pixels, std::size_t hei
 
 template <class = void>
 void write_png(const std::string& path, const std::uint8_t* pixels, std::size_t height,
-                      std::size_t width, std::size_t channels, int level = 6) {
+               std::size_t width, std::size_t channels, int level = 6) {
   write_file_atomic(path, encode_png(pixels, height, width, channels, level));
 }
 

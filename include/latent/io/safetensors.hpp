@@ -307,8 +307,8 @@ template <class... Parts>
 // One header entry, checked: fields, dtype, shape, offsets against the data size.
 template <class = void>
 TensorEntry parse_entry(const std::string& source, const std::string& name, const Json& info,
-                               std::size_t data_start, std::size_t data_size,
-                               std::size_t& rel_begin, std::size_t& rel_end) {
+                        std::size_t data_start, std::size_t data_size,
+                        std::size_t& rel_begin, std::size_t& rel_end) {
   if (!info.is_object())
     corrupt(source, "tensor '", name, "': expected an object, got ", info.kind_name());
   for (const auto& member : info.as_object())
@@ -365,7 +365,7 @@ constexpr std::uint64_t kSafetensorsMaxHeader = 100000000;  // as the reference 
 // Parses a whole file held in `bytes` (taken over, not copied).
 template <class = void>
 SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
-                                         const std::string& source = "<memory>") {
+                                  const std::string& source = "<memory>") {
   using detail::corrupt;
   auto buffer = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
   const std::size_t size = buffer->size();
@@ -431,7 +431,7 @@ SafetensorsFile parse_safetensors(std::vector<std::uint8_t> bytes,
 
 template <class = void>
 SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size,
-                                         const std::string& source = "<memory>") {
+                                  const std::string& source = "<memory>") {
   LATENT_CHECK(data != nullptr || size == 0, "safetensors: null data");
   return parse_safetensors(std::vector<std::uint8_t>(data, data + size), source);
 }
@@ -524,7 +524,7 @@ using SafetensorsWriter = BasicSafetensorsWriter<>;
 template <class Unused>
 template <class T>
 BasicSafetensorsWriter<Unused>& BasicSafetensorsWriter<Unused>::add_as(const std::string& name, const Tensor<T>& t,
-                                                                      Dtype dtype) {
+                                                                       Dtype dtype) {
   (void)dtype_of<T>();  // checks that T is a storable element type
   LATENT_CHECK(t.defined(), "safetensors: tensor '", name, "' is undefined");
   LATENT_CHECK(name != "__metadata__", "safetensors: '__metadata__' is reserved and cannot name a tensor");
