@@ -9,6 +9,7 @@
 #include <latent/train/cli.hpp>
 
 #include <chrono>
+#include <iomanip>
 #include <iostream>
 
 using namespace latent;
