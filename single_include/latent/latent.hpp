@@ -3264,6 +3264,11 @@ inline constexpr double gelu_tanh_kappa = 0.044715;
 // to them keeps n small enough to build 2^n.
 inline constexpr double exp_max_argument = 710.0;
 inline constexpr double exp_min_argument = -746.0;
+// For results rounded to float, exp(x) is taken as 0 below -708 (under 3.3e-308, the same
+// float as 0 in every formula here) and x is clamped to 710 above, so n is in [-1021,
+// 1024]: 2^n is a normal double, or inf for n = 1024 (exp(x) > 1.3e308, inf in float).
+inline constexpr double exp_for_float_max_argument = 710.0;
+inline constexpr double exp_for_float_min_argument = -708.0;
 
 // exp(r) = sum_k r^k / k!. For |r| <= ln2 / 2 the first term left out after k = 13,
 // r^14 / 14!, is below 5e-18 relative: as accurate as double allows. Results rounded to
@@ -3318,12 +3323,13 @@ inline double polynomial(double x, const double (&c)[N]) {
 
 // exp(x) = 2^n exp(r) with n = round(x / ln2) and r = x - n ln2 in [-ln2/2, ln2/2];
 // exp(r) by its Taylor series. Accurate to 3e-13 relative, for results rounded to float;
-// defined for every double (exp(inf) = inf, exp(-inf) = 0, NaN in, NaN out).
+// 0 below -708 and x clamped to 710 above (exp_for_float_min/max_argument): exp(-inf) = 0,
+// exp(inf) = inf; NaN in, NaN out.
 inline double exp_for_float(double x) {
   using namespace math_constants;
   if (std::isnan(x)) return x;
-  if (x > exp_max_argument) x = exp_max_argument;
-  if (x < exp_min_argument) x = exp_min_argument;
+  if (x < exp_for_float_min_argument) return 0.0;
+  if (x > exp_for_float_max_argument) x = exp_for_float_max_argument;
   const double n = std::nearbyint(x * log2e);
   const double r = (x - n * ln2_hi) - n * ln2_lo;
   return std::ldexp(polynomial<exp_terms_for_float>(r, exp_taylor), static_cast<int>(n));
@@ -3553,7 +3559,7 @@ inline float tanh_backward_from_output(float y, float grad_out) {
 //
 //   fma(a, b, c) = a b + c (one rounding)   select(mask, a, b) = mask ? a : b
 //   min, max, abs, copysign(magnitude, sign), is_nan(x) -> mask
-//   round_nearest(x), floor(x)              pow2i(n) = 2^n for integer n in [-1022, 1023]
+//   round_nearest(x), floor(x)              pow2i(n) = 2^n for integer n in [-1022, 1024]
 //   exponent_of(x), mantissa_of(x):         x = 2^exponent_of(x) * mantissa_of(x),
 //                                           mantissa in [1, 2), for positive normal x
 //
@@ -3594,9 +3600,17 @@ LATENT_ALWAYS_INLINE V exp(V x) {
 }
 
 // exp(x) to 3e-13 relative, for results rounded to float (scalar::core::exp_for_float).
+// Those need no double denormals: below exp_for_float_min_argument the result is 0, and
+// above it x is clamped to where 2^n is a normal double or, at n = 1024, inf, so 2^n is
+// applied in one step.
 template <class V>
 LATENT_ALWAYS_INLINE V exp_for_float(V x) {
-  return exp<math_constants::exp_terms_for_float>(x);
+  using namespace math_constants;
+  const V clamped = min(V(exp_for_float_max_argument), max(V(exp_for_float_min_argument), x));
+  const V n = round_nearest(clamped * log2e);
+  const V r = fma(n, V(-ln2_lo), fma(n, V(-ln2_hi), clamped));
+  const V y = polynomial<exp_terms_for_float>(r, exp_taylor) * pow2i(n);
+  return select(x < V(exp_for_float_min_argument), V(0.0), y);
 }
 
 // The exp that a result of type Result needs: exp_for_float for float results, the full
@@ -3604,8 +3618,11 @@ LATENT_ALWAYS_INLINE V exp_for_float(V x) {
 template <class Result, class V>
 LATENT_ALWAYS_INLINE V exp_for(V x) {
   static_assert(std::is_same_v<Result, float> || std::is_same_v<Result, double>);
-  constexpr int terms = std::is_same_v<Result, float> ? math_constants::exp_terms_for_float : 14;
-  return exp<terms>(x);
+  if constexpr (std::is_same_v<Result, float>) {
+    return exp_for_float(x);
+  } else {
+    return exp(x);
+  }
 }
 
 // expm1(x) = 2^n r q(r) + (2^n - 1), q(r) = (exp(r) - 1) / r, for |x| <= 700.
@@ -7657,6 +7674,52 @@ bool reduces_leading_dims(const Tensor<T>& x, const ReducePlan& p) {
     if (p.reduced[i]) return false;
   return true;
 }
+
+// A contiguous x summed over the plan's dims without a permuted copy. Its dims, size-1
+// ones left out, group into runs of kept and of reduced dims; the last reduced run, seen
+// as x[outer, run, inner], is summed in one pass (sums of rows when inner is 1, else of
+// columns), which leaves a smaller contiguous tensor; repeat until no reduced run is left.
+// Each output element is summed in an order fixed by the shape alone.
+template <class T>
+Tensor<T> sum_by_runs(const Tensor<T>& x, const ReducePlan& p) {
+  std::vector<std::int64_t> sizes;
+  std::vector<bool> reduced;
+  for (int i = 0; i < x.dim(); ++i) {
+    if (x.shape()[i] == 1) continue;
+    if (!reduced.empty() && reduced.back() == p.reduced[i]) {
+      sizes.back() *= x.shape()[i];
+    } else {
+      sizes.push_back(x.shape()[i]);
+      reduced.push_back(p.reduced[i]);
+    }
+  }
+  Tensor<T> current = x;
+  for (int run = int(sizes.size()) - 1; run >= 0; --run) {
+    if (!reduced[run]) continue;
+    std::int64_t outer = 1, inner = 1;
+    for (int i = 0; i < run; ++i) outer *= sizes[i];
+    for (int i = run + 1; i < int(sizes.size()); ++i) inner *= sizes[i];
+    const std::int64_t length = sizes[run];
+    Tensor<T> next(Shape{outer * inner});
+    const T* in = current.data();
+    T* out = next.data();
+    const std::int64_t per_output_row = std::max<std::int64_t>(1, length * inner);
+    const std::int64_t grain = std::max<std::int64_t>(1, 32768 / per_output_row);
+    parallel_for(0, outer, grain, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t o = begin; o < end; ++o) {
+        if (inner == 1) {
+          out[o] = kernels::sum(in + o * length, length);
+        } else {
+          kernels::sum_columns(in + o * length * inner, length, inner, inner, out + o * inner);
+        }
+      }
+    });
+    sizes[run] = 1;  // a kept run of size 1: merges with anything
+    reduced[run] = false;
+    current = next;
+  }
+  return current.reshape(p.out_shape);
+}
 }  // namespace detail
 
 template <class T>
@@ -7671,6 +7734,8 @@ Tensor<T> Tensor<T>::sum(const DimList& dims, bool keepdim) const {
     parallel_for(0, cols, 256, [&](std::int64_t begin, std::int64_t end) {
       if constexpr (!std::is_same<T, bool>::value) kernels::sum_columns(x + begin, rows, end - begin, cols, o + begin);
     });
+  } else if (!std::is_same<T, bool>::value && is_contiguous() && p.rows > 1) {
+    if constexpr (!std::is_same<T, bool>::value) out = detail::sum_by_runs(*this, p);
   } else {
     out = detail::reduce_rows<T>(*this, p, [](const T* x, std::int64_t n) { return kernels::sum(x, n); });
   }
@@ -14393,6 +14458,10 @@ class Unflatten : public Module<T> {
 // dropped (col2im). Each image is contiguous [channels, height, width]; consecutive images
 // are image_stride elements apart.
 
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+#include <immintrin.h>
+#endif
+
 namespace latent::kernels {
 
 // Sizes of one convolution between an image [channels, height, width] and an output grid
@@ -14436,6 +14505,56 @@ inline Span inside(std::int64_t offset, std::int64_t stride, std::int64_t size,
   return Span{begin, std::max(begin, end)};
 }
 
+// The rows of a small image's column matrix are short (7 to 28 values here), so the two
+// inner loops below are the whole cost of im2col and col2im: each copies one run of a
+// column row from (or adds it back onto) an image row read with the convolution's stride.
+//
+//   copy_strided:  dst[k] = src[k * stride]        for k in [0, n)
+//   add_strided:   dst[k * stride] += src[k]       for k in [0, n)
+template <class T>
+inline void copy_strided(const T* src, std::int64_t stride, T* dst, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k * stride];
+}
+template <class T>
+inline void add_strided(const T* src, T* dst, std::int64_t stride, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) dst[k * stride] += src[k];
+}
+
+#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
+// AVX2 twins for float at strides 1 and 2: eight values a step with plain loads and
+// stores, the last few values of a run one at a time. (Masked stores would cover the
+// tails, but on AMD processors they cost over ten cycles each, and a load that overlaps
+// one waits for it.)
+inline void copy_strided(const float* src, std::int64_t stride, float* dst, std::int64_t n) {
+  std::int64_t k = 0;
+  if (stride == 1) {
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+  } else if (stride == 2) {
+    // The even lanes of src[2k, 2k + 16); the last one read is src[2k + 14], so the high
+    // load leaves its top lane out (it may lie past the image).
+    const __m256i seven = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (; k + 8 <= n; k += 8) {
+      const __m256 low = _mm256_loadu_ps(src + 2 * k);
+      const __m256 high = _mm256_maskload_ps(src + 2 * k + 8, seven);
+      const __m256 pairs = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+      // pairs = l0 l2 h0 h2 | l4 l6 h4 h6: put the 64-bit halves in order.
+      _mm256_storeu_ps(dst + k, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                    _mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+  }
+  for (; k < n; ++k) dst[k] = src[k * stride];
+}
+
+inline void add_strided(const float* src, float* dst, std::int64_t stride, std::int64_t n) {
+  std::int64_t k = 0;
+  if (stride == 1) {
+    for (; k + 8 <= n; k += 8)
+      _mm256_storeu_ps(dst + k, _mm256_add_ps(_mm256_loadu_ps(dst + k), _mm256_loadu_ps(src + k)));
+  }
+  for (; k < n; ++k) dst[k * stride] += src[k];
+}
+#endif
+
 }  // namespace im2col_detail
 
 // columns[c*kh*kw + i*kw + j, n*out_h*out_w + oh*out_w + ow] = image n [c, ih, iw] (or 0
@@ -14461,10 +14580,10 @@ void im2col(const ConvGeometry& g, const T* images, std::int64_t image_stride, s
               // Pixel iw = ow * stride_w + w_offset of this image row.
               const T* src = images + n * image_stride + c * plane + ih * g.width;
               for (; ow < cols.begin; ++ow) dst[ow] = T(0);
-              if (g.stride_w == 1) {
-                for (; ow < cols.end; ++ow) dst[ow] = src[ow + w_offset];
-              } else {
-                for (; ow < cols.end; ++ow) dst[ow] = src[ow * g.stride_w + w_offset];
+              if (ow < cols.end) {
+                im2col_detail::copy_strided(src + ow * g.stride_w + w_offset, g.stride_w,
+                                            dst + ow, cols.end - ow);
+                ow = cols.end;
               }
             }
             for (; ow < g.out_w; ++ow) dst[ow] = T(0);
@@ -14494,11 +14613,9 @@ void col2im(const ConvGeometry& g, const T* columns, std::int64_t count, T* imag
             if (ih < 0 || ih >= g.height) continue;
             const T* src = row + n * out_plane + oh * g.out_w;
             T* dst = images + n * image_stride + c * plane + ih * g.width;
-            if (g.stride_w == 1) {
-              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow) dst[ow + w_offset] += src[ow];
-            } else {
-              for (std::int64_t ow = cols.begin; ow < cols.end; ++ow)
-                dst[ow * g.stride_w + w_offset] += src[ow];
+            if (cols.begin < cols.end) {
+              im2col_detail::add_strided(src + cols.begin, dst + cols.begin * g.stride_w + w_offset,
+                                         g.stride_w, cols.end - cols.begin);
             }
           }
         }
@@ -14635,8 +14752,10 @@ Tensor<T> contiguous_values(const Tensor<T>& t) {
   return t.is_contiguous() ? t.detach() : latent::detail::contiguous_copy(t);
 }
 
-// Work (multiply-adds) below which a convolution stays on one thread.
+// Work (multiply-adds) below which a convolution stays on one thread, and values below
+// which an im2col matrix is built on one thread.
 constexpr std::int64_t kConvParallelWork = std::int64_t(1) << 20;
+constexpr std::int64_t kConvParallelCopy = std::int64_t(1) << 15;
 
 // Calls fn(product, columns, grid) for each product of the layout, with scratch buffers
 // for its im2col matrix and grid block. With enough work and at least as many products as
@@ -14656,13 +14775,25 @@ void for_each_product(const ConvLayout& l, Fn fn) {
 }
 
 // The im2col matrix [rows, nb * cols] of group grp of the images of one product: the
-// image itself when it needs none, else built in `scratch`.
+// image itself when it needs none, else built in `scratch`. Called outside a parallel
+// region (the weight gradient builds one matrix at a time), a large one is built by all
+// the threads, a share of the channels each: a plain copy, the same for any thread count.
 template <class T>
 const T* column_block(const ConvLayout& l, const T* images, std::int64_t product, std::int64_t grp,
                       T* scratch) {
   const std::int64_t n0 = l.first_image(product), nb = l.images_in(product);
   if (l.in_place()) return images + l.image_offset(n0, grp);
-  kernels::im2col(l.geo, images + l.image_offset(n0, grp), l.image_offset(1, 0), nb, scratch);
+  const T* first_image = images + l.image_offset(n0, grp);
+  const std::int64_t plane = l.height * l.width;
+  const std::int64_t channel_block = l.geo.kernel_h * l.geo.kernel_w * nb * l.cols;  // per channel
+  const std::int64_t threads = l.rows * nb * l.cols >= kConvParallelCopy ? get_num_threads() : 1;
+  parallel_for(0, l.group_in, (l.group_in + threads - 1) / threads,
+               [&](std::int64_t first, std::int64_t last) {
+                 kernels::ConvGeometry part = l.geo;
+                 part.channels = last - first;
+                 kernels::im2col(part, first_image + first * plane, l.image_offset(1, 0), nb,
+                                 scratch + first * channel_block);
+               });
   return scratch;
 }
 
