@@ -14458,10 +14458,6 @@ class Unflatten : public Module<T> {
 // dropped (col2im). Each image is contiguous [channels, height, width]; consecutive images
 // are image_stride elements apart.
 
-#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
-#include <immintrin.h>
-#endif
-
 namespace latent::kernels {
 
 // Sizes of one convolution between an image [channels, height, width] and an output grid
@@ -14505,9 +14501,10 @@ inline Span inside(std::int64_t offset, std::int64_t stride, std::int64_t size,
   return Span{begin, std::max(begin, end)};
 }
 
-// The rows of a small image's column matrix are short (7 to 28 values here), so the two
-// inner loops below are the whole cost of im2col and col2im: each copies one run of a
-// column row from (or adds it back onto) an image row read with the convolution's stride.
+// The two inner loops of im2col and col2im: each copies one run of a column row from (or
+// adds it back onto) an image row read with the convolution's stride. (AVX2 versions of
+// them gave no measurable gain: the rows are 7 to 28 values, and the per-row work
+// dominates.)
 //
 //   copy_strided:  dst[k] = src[k * stride]        for k in [0, n)
 //   add_strided:   dst[k * stride] += src[k]       for k in [0, n)
@@ -14519,41 +14516,6 @@ template <class T>
 inline void add_strided(const T* src, T* dst, std::int64_t stride, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) dst[k * stride] += src[k];
 }
-
-#if defined(LATENT_SIMD_AVX2) || defined(LATENT_SIMD_AVX512)
-// AVX2 twins for float at strides 1 and 2: eight values a step with plain loads and
-// stores, the last few values of a run one at a time. (Masked stores would cover the
-// tails, but on AMD processors they cost over ten cycles each, and a load that overlaps
-// one waits for it.)
-inline void copy_strided(const float* src, std::int64_t stride, float* dst, std::int64_t n) {
-  std::int64_t k = 0;
-  if (stride == 1) {
-    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
-  } else if (stride == 2) {
-    // The even lanes of src[2k, 2k + 16); the last one read is src[2k + 14], so the high
-    // load leaves its top lane out (it may lie past the image).
-    const __m256i seven = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    for (; k + 8 <= n; k += 8) {
-      const __m256 low = _mm256_loadu_ps(src + 2 * k);
-      const __m256 high = _mm256_maskload_ps(src + 2 * k + 8, seven);
-      const __m256 pairs = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
-      // pairs = l0 l2 h0 h2 | l4 l6 h4 h6: put the 64-bit halves in order.
-      _mm256_storeu_ps(dst + k, _mm256_castpd_ps(_mm256_permute4x64_pd(
-                                    _mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0))));
-    }
-  }
-  for (; k < n; ++k) dst[k] = src[k * stride];
-}
-
-inline void add_strided(const float* src, float* dst, std::int64_t stride, std::int64_t n) {
-  std::int64_t k = 0;
-  if (stride == 1) {
-    for (; k + 8 <= n; k += 8)
-      _mm256_storeu_ps(dst + k, _mm256_add_ps(_mm256_loadu_ps(dst + k), _mm256_loadu_ps(src + k)));
-  }
-  for (; k < n; ++k) dst[k * stride] += src[k];
-}
-#endif
 
 }  // namespace im2col_detail
 

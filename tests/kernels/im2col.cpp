@@ -1,6 +1,6 @@
 // Tests for kernels/im2col.hpp against the definition, element by element, over strides
-// 1 to 3, paddings, dilations and widths around the vector width (the SIMD row copies at
-// strides 1 and 2 and their tails), for float and double, several images at once.
+// 1 to 3, paddings, dilations and widths from 1 to 33, for float and double, several
+// images at once.
 #include <cstdint>
 #include <vector>
 
