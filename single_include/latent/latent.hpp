@@ -8979,34 +8979,69 @@ Tensor<T> sigmoid(const Tensor<T>& x) {
 
 namespace detail {
 
-// y = x for x > 0, else slope x: relu (slope 0) and leaky_relu. Floating-point values in
-// one contiguous array go through the branch-free kernels; an ordinary backward makes
-// g * f'(x) in one pass, and one that will be differentiated builds it from g * mask (f'
-// is piecewise constant, so its own derivative in x is 0).
+// The values of x as a contiguous array (x itself when it already is one).
+template <class T>
+Tensor<T> activation_contiguous(const Tensor<T>& x) {
+  return x.is_contiguous() ? x.detach() : contiguous_copy(x);
+}
+
+// y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
+template <class T, class Kernel>
+Tensor<T> activation_forward_kernel(const Tensor<T>& x, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), out.data(), x.numel());
+  return out;
+}
+
+// grad_in = kernel(x, grad_out) with an array kernel kernel(x, grad_out, grad_in, n).
+template <class T, class Kernel>
+Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Kernel kernel) {
+  const Tensor<T> xc = activation_contiguous(x);
+  const Tensor<T> gc = activation_contiguous(g);
+  Tensor<T> out(x.shape());
+  kernel(xc.data(), gc.data(), out.data(), x.numel());
+  return out;
+}
+
+// Attaches the backward of an activation y = f(x) to its output: fused(x, g) computes
+// g * f'(x) in an ordinary backward; slope(x) builds f'(x) from differentiable ops for a
+// backward that will be differentiated (the engine runs a backward with grad mode on
+// exactly when create_graph is set).
+template <class T, class Fused, class Slope>
+Tensor<T> record_activation(const Tensor<T>& out, const char* name, const Tensor<T>& x, Fused fused,
+                            Slope slope) {
+  return record<T>(out, name, {&x}, [x, fused, slope](const Tensor<T>& g) {
+    if (!is_grad_enabled()) return std::vector<Tensor<T>>{fused(x, g)};
+    return std::vector<Tensor<T>>{g * slope(x)};
+  });
+}
+
+// y = x for x > 0, else slope x: relu (slope 0) and leaky_relu, through the branch-free
+// kernels for float and double. f' is piecewise constant (1 or slope), so a differentiable
+// backward is g * mask, and the mask's own derivative is 0.
 template <class T>
 Tensor<T> rectifier(const Tensor<T>& x, T slope, const char* name) {
-  constexpr bool fast = std::is_same_v<T, float> || std::is_same_v<T, double>;
-  Tensor<T> out;
-  if constexpr (fast) {
-    const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
-    out = Tensor<T>(x.shape());
-    kernels::leaky_relu(xc.data(), out.data(), x.numel(), slope);
+  const auto mask = [slope](const Tensor<T>& v) {
+    return map<T>(v.detach(), [slope](T e) { return e <= T(0) ? slope : T(1); });
+  };
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    const Tensor<T> out = activation_forward_kernel(x, [slope](const T* in, T* y, std::int64_t n) {
+      kernels::leaky_relu(in, y, n, slope);
+    });
+    const auto fused = [slope](const Tensor<T>& v, const Tensor<T>& g) {
+      const auto kernel = [slope](const T* in, const T* go, T* gi, std::int64_t n) {
+        kernels::leaky_relu_backward(in, go, gi, n, slope);
+      };
+      return activation_backward_kernel(v, g, kernel);
+    };
+    return record_activation(out, name, x, fused, mask);
   } else {
-    out = map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+    const Tensor<T> out = map<T>(x, [slope](T v) { return v > T(0) ? v : v * slope; });
+    return record<T>(out, name, {&x}, [x, mask](const Tensor<T>& g) {
+      return std::vector<Tensor<T>>{g * mask(x)};
+    });
   }
-  return record<T>(out, name, {&x}, [x, slope](const Tensor<T>& g) {
-    if constexpr (fast) {
-      if (!is_grad_enabled()) {
-        const Tensor<T> xc = x.is_contiguous() ? x.detach() : contiguous_copy(x);
-        const Tensor<T> gc = g.is_contiguous() ? g : contiguous_copy(g);
-        Tensor<T> grad(x.shape());
-        kernels::leaky_relu_backward(xc.data(), gc.data(), grad.data(), x.numel(), slope);
-        return std::vector<Tensor<T>>{grad};
-      }
-    }
-    const Tensor<T> mask = map<T>(x.detach(), [slope](T v) { return v <= T(0) ? slope : T(1); });
-    return std::vector<Tensor<T>>{g * mask};
-  });
 }
 
 }  // namespace detail
@@ -15217,44 +15252,6 @@ class ConvTranspose2d : public Module<T> {
 
 namespace latent {
 namespace detail {
-
-// The values of x as a contiguous array (x itself when it already is one).
-template <class T>
-Tensor<T> activation_contiguous(const Tensor<T>& x) {
-  return x.is_contiguous() ? x.detach() : contiguous_copy(x);
-}
-
-// y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
-template <class T, class Kernel>
-Tensor<T> activation_forward_kernel(const Tensor<T>& x, Kernel kernel) {
-  const Tensor<T> xc = activation_contiguous(x);
-  Tensor<T> out(x.shape());
-  kernel(xc.data(), out.data(), x.numel());
-  return out;
-}
-
-// grad_in = kernel(x, grad_out) with an array kernel kernel(x, grad_out, grad_in, n).
-template <class T, class Kernel>
-Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Kernel kernel) {
-  const Tensor<T> xc = activation_contiguous(x);
-  const Tensor<T> gc = activation_contiguous(g);
-  Tensor<T> out(x.shape());
-  kernel(xc.data(), gc.data(), out.data(), x.numel());
-  return out;
-}
-
-// Attaches the backward of an activation y = f(x) to its output: fused(x, g) computes
-// g * f'(x) in an ordinary backward; slope(x) builds f'(x) from differentiable ops for a
-// backward that will be differentiated (the engine runs a backward with grad mode on
-// exactly when create_graph is set).
-template <class T, class Fused, class Slope>
-Tensor<T> record_activation(const Tensor<T>& out, const char* name, const Tensor<T>& x, Fused fused,
-                            Slope slope) {
-  return record<T>(out, name, {&x}, [x, fused, slope](const Tensor<T>& g) {
-    if (!is_grad_enabled()) return std::vector<Tensor<T>>{fused(x, g)};
-    return std::vector<Tensor<T>>{g * slope(x)};
-  });
-}
 
 // A mask as a tensor of 0s and 1s (a constant: no gradient flows through it).
 template <class T, class Pred>

@@ -38,44 +38,6 @@
 namespace latent {
 namespace detail {
 
-// The values of x as a contiguous array (x itself when it already is one).
-template <class T>
-Tensor<T> activation_contiguous(const Tensor<T>& x) {
-  return x.is_contiguous() ? x.detach() : contiguous_copy(x);
-}
-
-// y = kernel(x) with an array kernel kernel(const T* x, T* y, n).
-template <class T, class Kernel>
-Tensor<T> activation_forward_kernel(const Tensor<T>& x, Kernel kernel) {
-  const Tensor<T> xc = activation_contiguous(x);
-  Tensor<T> out(x.shape());
-  kernel(xc.data(), out.data(), x.numel());
-  return out;
-}
-
-// grad_in = kernel(x, grad_out) with an array kernel kernel(x, grad_out, grad_in, n).
-template <class T, class Kernel>
-Tensor<T> activation_backward_kernel(const Tensor<T>& x, const Tensor<T>& g, Kernel kernel) {
-  const Tensor<T> xc = activation_contiguous(x);
-  const Tensor<T> gc = activation_contiguous(g);
-  Tensor<T> out(x.shape());
-  kernel(xc.data(), gc.data(), out.data(), x.numel());
-  return out;
-}
-
-// Attaches the backward of an activation y = f(x) to its output: fused(x, g) computes
-// g * f'(x) in an ordinary backward; slope(x) builds f'(x) from differentiable ops for a
-// backward that will be differentiated (the engine runs a backward with grad mode on
-// exactly when create_graph is set).
-template <class T, class Fused, class Slope>
-Tensor<T> record_activation(const Tensor<T>& out, const char* name, const Tensor<T>& x, Fused fused,
-                            Slope slope) {
-  return record<T>(out, name, {&x}, [x, fused, slope](const Tensor<T>& g) {
-    if (!is_grad_enabled()) return std::vector<Tensor<T>>{fused(x, g)};
-    return std::vector<Tensor<T>>{g * slope(x)};
-  });
-}
-
 // A mask as a tensor of 0s and 1s (a constant: no gradient flows through it).
 template <class T, class Pred>
 Tensor<T> activation_indicator(const Tensor<T>& x, Pred pred) {
